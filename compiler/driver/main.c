@@ -1,0 +1,2 @@
+#include "nnzc/ir.h"
+int main(void) { return 0; }

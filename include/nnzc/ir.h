@@ -1,0 +1,502 @@
+/* nnzc IR: the whole vocabulary of the compiler in one header.
+ *
+ * A Graph owns Nodes and Values. Nodes are kept in topological order; a Value is produced by
+ * at most one Node (graph inputs and constants have none). Every Value carries a dtype, a
+ * static shape (dims of -1 are unknown until shape inference; a rank of -1 means unknown rank),
+ * an optional constant payload and a sparse encoding.
+ *
+ * Constant payloads and interpreter tensors are stored in the *compute class* of their dtype:
+ * float32 for every floating dtype (f16, bf16, f32, f64) and int64 for every integer dtype and
+ * bool. The declared dtype is kept for graph I/O, Cast and the ONNX writer, which convert at the
+ * boundary. So every pass and kernel deals with exactly two element types.
+ *
+ * Memory policy (one paragraph, see compiler/arena.c): everything that belongs to a graph —
+ * nodes, values, names, attribute payloads, constant payloads — lives in the graph's arena and
+ * is freed at once by graph_free(). Passes that replace a payload leave the old one in the
+ * arena until then; peak memory is at most a few copies of the weights, which is what a
+ * compiler may spend. Interpreter activations are not graph data: they are malloc'd per tensor
+ * and freed after their last use.
+ *
+ * Errors: functions that can fail on user input return 0 on success and -1 on error after
+ * writing a one-line message into a Diag. Internal invariants are assert()s.
+ */
+#ifndef NNZC_IR_H
+#define NNZC_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NNZC_MAX_RANK 8
+#define NNZC_MAX_INTS 16 /* longest ints attribute: pads of a rank-8 tensor */
+#define NNZC_MAX_TASD_TERMS 4
+
+typedef struct Arena Arena;
+typedef struct Graph Graph;
+typedef struct Node Node;
+typedef struct Value Value;
+
+/* ---------------------------------------------------------------- diagnostics (diag.c) */
+
+typedef enum DiagCode {
+	DIAG_OK = 0,
+	DIAG_ERROR = 1,       /* bad input or failed check: exit status 1 */
+	DIAG_UNSUPPORTED = 3, /* the model uses op types nnzc does not implement: exit status 3 */
+} DiagCode;
+
+typedef struct Diag {
+	DiagCode code;
+	char msg[2048]; /* one line, no trailing newline; the first error wins */
+} Diag;
+
+int diag_error(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int diag_errorv(Diag *d, const char *fmt, va_list ap);
+int diag_unsupported(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "node 'NAME' (Op): ..." — the standard prefix for errors about one node */
+int node_error(Diag *d, const Node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool diag_failed(const Diag *d);
+/* Prepend context ("fuse: ") to the message already in d. */
+void diag_prefix(Diag *d, const char *prefix);
+void diag_clear(Diag *d);
+
+/* ---------------------------------------------------------------- arena (arena.c) */
+
+Arena *arena_new(void);
+void arena_free(Arena *a);
+/* Zeroed memory for small structural objects; dies on exhaustion (that is not bad input). */
+void *arena_alloc(Arena *a, size_t size);
+/* Zeroed memory for n*size bytes sized by input data: NULL on overflow or exhaustion, so the
+ * caller can report which tensor was too large. Subject to fault injection in tests. */
+void *arena_alloc_data(Arena *a, size_t n, size_t size);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t arena_bytes_used(const Arena *a);
+/* Fault injection: the n-th following call to arena_alloc_data (1-based) fails; 0 disables. */
+void arena_fail_after(long n);
+
+/* ---------------------------------------------------------------- dtypes (dtype.c) */
+
+typedef enum DType {
+	DT_UNDEFINED = 0,
+	DT_F32, DT_F16, DT_BF16, DT_F64,
+	DT_I8, DT_I16, DT_I32, DT_I64,
+	DT_U8, DT_U16, DT_U32, DT_U64,
+	DT_BOOL,
+	DT_COUNT
+} DType;
+
+const char *dtype_name(DType t);            /* "f32", "i64", "bool", ... */
+DType dtype_from_name(const char *name);    /* DT_UNDEFINED if unknown */
+DType dtype_from_onnx(int onnx_type);       /* DT_UNDEFINED for strings, complex, ... */
+int dtype_to_onnx(DType t);
+const char *dtype_onnx_name(int onnx_type); /* "FLOAT", "STRING", ... for messages */
+bool dtype_is_float(DType t);
+size_t dtype_storage_size(DType t);         /* bytes per element in a file */
+size_t dtype_compute_size(DType t);         /* 4 (float class) or 8 (integer class) */
+/* Convert n elements between the file layout (little-endian storage) and the compute class. */
+void dtype_load(DType t, const void *storage, void *compute, size_t n);
+void dtype_store(DType t, const void *compute, void *storage, size_t n);
+/* Round compute-class values to what the dtype can hold (f16 rounding, int8 wrap, bool 0/1). */
+void dtype_round(DType t, void *compute, size_t n);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+
+/* ---------------------------------------------------------------- shapes (shape.c) */
+
+typedef struct Shape {
+	int rank;                    /* -1: unknown */
+	int64_t dim[NNZC_MAX_RANK];  /* -1: unknown */
+} Shape;
+
+Shape shape_make(int rank, const int64_t *dims);
+Shape shape_unknown(void);
+bool shape_is_static(const Shape *s);
+bool shape_equal(const Shape *a, const Shape *b);
+/* Element count with overflow checks: -1 if unknown, -2 if it overflows int64 (or a dim < 0). */
+int64_t shape_numel(const Shape *s);
+/* numel * elem_size, checked; 0 and sets *ok=false on overflow. */
+size_t shape_bytes(const Shape *s, size_t elem_size, bool *ok);
+/* numpy broadcasting of two shapes; -1 with a message on mismatch */
+int shape_broadcast(const Shape *a, const Shape *b, Shape *out, Diag *d);
+/* Normalise a possibly negative axis into [0, rank); -1 with a message if out of range */
+int shape_axis(int64_t axis, int rank, int *out, Diag *d);
+void shape_print(const Shape *s, FILE *f); /* [1,3,?,224] */
+char *shape_str(const Shape *s, char *buf, size_t cap);
+bool mul_ok_i64(int64_t a, int64_t b, int64_t *out);
+
+/* ---------------------------------------------------------------- tensors (tensor.c) */
+
+/* A dense tensor in the compute class of dtype: data is float* or int64_t*. */
+typedef struct Tensor {
+	DType dtype;
+	Shape shape;
+	void *data;
+} Tensor;
+
+int tensor_alloc(Tensor *t, DType dtype, const Shape *shape, Diag *d); /* malloc, zeroed */
+void tensor_free(Tensor *t);
+size_t tensor_nbytes(const Tensor *t);
+int64_t tensor_numel(const Tensor *t);
+/* Read element i as double / int64 regardless of class (for shape arithmetic and printing). */
+double tensor_get_f(const Tensor *t, int64_t i);
+int64_t tensor_get_i(const Tensor *t, int64_t i);
+/* A Tensor view of a constant Value's payload (no copy). */
+Tensor value_tensor(const Value *v);
+
+/* ---------------------------------------------------------------- sparse encodings */
+
+typedef enum EncodingKind { ENC_DENSE, ENC_CSR, ENC_BSR, ENC_NM, ENC_GS, ENC_TASD } EncodingKind;
+
+/* How a (weight) tensor's non-zeros are laid out. Rows are output channels; columns the
+ * flattened reduction index (see docs/sparsity.md). Only dense is produced so far; the other
+ * kinds are declared, printed and parsed so that dumps and tests are stable across issues. */
+typedef struct Encoding {
+	EncodingKind kind;
+	union {
+		struct { int r, c; } bsr;        /* dense R x C blocks */
+		struct { int n, m; } nm;         /* <= N non-zeros in every M consecutive elements */
+		struct { int v, b; } gs;         /* gather-scatter: V lanes, B banks */
+		struct { int nterms; struct { int n, m; } term[NNZC_MAX_TASD_TERMS]; } tasd;
+	} u;
+} Encoding;
+
+const char *encoding_kind_name(EncodingKind k);
+void encoding_print(const Encoding *e, FILE *f);                  /* "nm(2,4)" */
+int encoding_parse(const char *s, Encoding *e, const char **end, Diag *d);
+
+/* ---------------------------------------------------------------- values and nodes */
+
+/* What the text dump kept of a constant whose payload it elided. */
+typedef struct ElidedPayload {
+	uint32_t crc32; /* of the compute-class bytes */
+	int64_t nnz;
+} ElidedPayload;
+
+struct Value {
+	int id;                 /* index in graph->values */
+	const char *name;       /* unique in the graph */
+	DType dtype;
+	Shape shape;
+	void *data;             /* constant payload (compute class) or NULL */
+	const ElidedPayload *elided; /* constant known only by checksum (from a dump) */
+	Encoding enc;
+	Node *producer;         /* NULL for graph inputs and constants */
+};
+
+static inline bool value_is_const(const Value *v) { return v->data != NULL || v->elided != NULL; }
+int64_t value_nnz(const Value *v); /* non-zero count of a constant; -1 if not constant */
+
+/* ---------------------------------------------------------------- attributes (attrs.c) */
+
+typedef struct Ints {
+	int n; /* 0: absent */
+	int64_t v[NNZC_MAX_INTS];
+} Ints;
+
+typedef enum AutoPad { AUTO_PAD_NOTSET, AUTO_PAD_SAME_UPPER, AUTO_PAD_SAME_LOWER, AUTO_PAD_VALID } AutoPad;
+typedef enum PadMode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } PadMode;
+typedef enum ResizeMode { RESIZE_NEAREST, RESIZE_LINEAR, RESIZE_CUBIC } ResizeMode;
+typedef enum ResizeCoord {
+	COORD_HALF_PIXEL, COORD_HALF_PIXEL_SYMMETRIC, COORD_PYTORCH_HALF_PIXEL, COORD_ALIGN_CORNERS,
+	COORD_ASYMMETRIC, COORD_TF_CROP_AND_RESIZE
+} ResizeCoord;
+typedef enum NearestMode {
+	NEAREST_ROUND_PREFER_FLOOR, NEAREST_ROUND_PREFER_CEIL, NEAREST_FLOOR, NEAREST_CEIL
+} NearestMode;
+typedef enum ActKind {
+	ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_CLIP, ACT_SIGMOID, ACT_TANH, ACT_HARD_SIGMOID,
+	ACT_HARD_SWISH
+} ActKind;
+
+typedef struct ConvAttrs {      /* Conv, ConvTranspose */
+	int auto_pad;               /* AutoPad */
+	Ints dilations, kernel_shape, output_padding, output_shape, pads, strides;
+	int64_t group;
+} ConvAttrs;
+typedef struct PoolAttrs {      /* MaxPool, AveragePool */
+	int auto_pad;
+	int64_t ceil_mode, count_include_pad, storage_order;
+	Ints dilations, kernel_shape, pads, strides;
+} PoolAttrs;
+typedef struct GemmAttrs { float alpha, beta; int64_t trans_a, trans_b; } GemmAttrs;
+typedef struct UnaryAttrs { float alpha, beta; } UnaryAttrs; /* LeakyRelu, Elu, Selu (beta=gamma), HardSigmoid */
+typedef struct CastAttrs { DType to; int64_t saturate; } CastAttrs;
+typedef struct DropoutAttrs { int64_t seed; } DropoutAttrs;
+typedef struct AxisAttrs { int64_t axis; } AxisAttrs; /* Softmax, LogSoftmax, Flatten, Concat, Gather */
+typedef struct BatchNormAttrs { float epsilon, momentum; int64_t training_mode, spatial; } BatchNormAttrs;
+typedef struct LayerNormAttrs { int64_t axis; float epsilon; int64_t stash_type; } LayerNormAttrs;
+typedef struct InstanceNormAttrs { float epsilon; } InstanceNormAttrs;
+typedef struct ReduceAttrs { int64_t keepdims, noop_with_empty_axes; } ReduceAttrs;
+typedef struct ArgReduceAttrs { int64_t axis, keepdims, select_last_index; } ArgReduceAttrs;
+typedef struct ReshapeAttrs { int64_t allowzero; } ReshapeAttrs;
+typedef struct TransposeAttrs { Ints perm; } TransposeAttrs;
+typedef struct SplitAttrs { int64_t axis, num_outputs; } SplitAttrs;
+typedef struct ShapeAttrs { int64_t start, end; } ShapeAttrs; /* end default INT64_MAX */
+typedef struct ScalarAttr { DType dtype; double f; int64_t i; } ScalarAttr;
+typedef struct ConstantOfShapeAttrs { ScalarAttr value; } ConstantOfShapeAttrs;
+typedef struct PadAttrs { int mode; } PadAttrs; /* PadMode */
+typedef struct ResizeAttrs {
+	int mode, coordinate_transformation_mode, nearest_mode; /* ResizeMode, ResizeCoord, NearestMode */
+	float cubic_coeff_a, extrapolation_value;
+	int64_t exclude_outside, antialias;
+} ResizeAttrs;
+typedef struct Activation { int kind; float alpha, beta; } Activation; /* ActKind; Clip: [alpha,beta] */
+typedef struct FusedConvAttrs { ConvAttrs conv; Activation act; } FusedConvAttrs;
+typedef struct FusedGemmAttrs { GemmAttrs gemm; Activation act; } FusedGemmAttrs;
+
+/* One member per attribute struct; the op table says which member an op uses. */
+typedef union OpAttrs {
+	ConvAttrs conv;
+	PoolAttrs pool;
+	GemmAttrs gemm;
+	UnaryAttrs unary;
+	CastAttrs cast;
+	DropoutAttrs dropout;
+	AxisAttrs axis;
+	BatchNormAttrs batch_norm;
+	LayerNormAttrs layer_norm;
+	InstanceNormAttrs instance_norm;
+	ReduceAttrs reduce;
+	ArgReduceAttrs arg_reduce;
+	ReshapeAttrs reshape;
+	TransposeAttrs transpose;
+	SplitAttrs split;
+	ShapeAttrs shape;
+	ConstantOfShapeAttrs constant_of_shape;
+	PadAttrs pad;
+	ResizeAttrs resize;
+	FusedConvAttrs fused_conv;
+	FusedGemmAttrs fused_gemm;
+} OpAttrs;
+
+typedef enum AttrType {
+	AT_INT,    /* int64_t */
+	AT_FLOAT,  /* float */
+	AT_INTS,   /* Ints */
+	AT_ENUM,   /* int, spelled as one of enum_names (ONNX STRING attribute) */
+	AT_DTYPE,  /* DType, an ONNX TensorProto.DataType number in files */
+	AT_SCALAR, /* ScalarAttr, a one-element ONNX TENSOR attribute */
+} AttrType;
+
+/* Describes one field of an attribute struct, so that ONNX import and export, the text dump
+ * and its parser handle every op's attributes with one piece of code each. */
+typedef struct AttrDesc {
+	const char *name;   /* ONNX spelling; NULL ends a table */
+	AttrType type;
+	size_t offset;      /* into OpAttrs */
+	int64_t dint;       /* default for AT_INT, AT_ENUM, AT_DTYPE */
+	float dfloat;       /* default for AT_FLOAT */
+	const char *const *enum_names; /* AT_ENUM: NULL-terminated spellings, index = value */
+	bool required;
+} AttrDesc;
+
+void attrs_init(int op, OpAttrs *a); /* every field to its default */
+const AttrDesc *attrs_find(int op, const char *name);
+bool attr_is_default(const AttrDesc *desc, const OpAttrs *a);
+/* "name=value" in the text-dump syntax, parsed back by attr_parse_value */
+void attr_print(const AttrDesc *desc, const OpAttrs *a, FILE *f);
+int attr_parse_value(const AttrDesc *desc, const char *s, const char **end, OpAttrs *a, Diag *d);
+int attr_enum_lookup(const AttrDesc *desc, const char *spelling); /* -1 if not a spelling */
+
+/* ---------------------------------------------------------------- ops (ops.c) */
+
+typedef enum Op {
+#define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) OP_##id,
+#include "nnzc/ops.def"
+#undef OP
+	OP_COUNT
+} Op;
+
+/* Reference kernel: inputs (NULL for an omitted optional input) and outputs already allocated
+ * with the inferred shapes. */
+typedef int (*RefKernel)(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d);
+/* Shape and dtype inference: reads n->in[i] (shape, dtype, constant payload), writes n->out[i]. */
+typedef int (*InferFn)(Node *n, Diag *d);
+
+typedef struct OpInfo {
+	const char *name;
+	int min_in, max_in, min_out, max_out;
+	const AttrDesc *attrs;
+	InferFn infer;
+	RefKernel ref;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+#define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) extern const AttrDesc attrs[];
+#include "nnzc/ops.def"
+#undef OP
+int op_from_name(const char *onnx_name); /* -1 if not in the table */
+static inline const char *op_name(int op) { return op_info[op].name; }
+
+/* ---------------------------------------------------------------- nodes and graphs (graph.c) */
+
+struct Node {
+	int id;            /* position in graph->nodes after the last graph_compact() */
+	Op op;
+	const char *name;  /* unique in the graph, never empty */
+	int n_in, n_out;
+	Value **in;        /* in[i] == NULL: optional input omitted */
+	Value **out;
+	OpAttrs attr;
+	bool dead;         /* removed by a pass; dropped by graph_compact() */
+};
+
+struct Graph {
+	Arena *arena;
+	const char *name;
+	const char *source;     /* file it came from, for messages */
+	int64_t opset;          /* default-domain opset of the source model */
+	Node **nodes; int n_nodes, cap_nodes;      /* topological order */
+	Value **values; int n_values, cap_values;
+	Value **inputs; int n_inputs;              /* graph inputs (not constants) */
+	Value **outputs; int n_outputs;
+	struct NameMap *names;  /* value name -> Value (graph.c) */
+	struct NameMap *node_names;
+};
+
+Graph *graph_new(const char *name);
+void graph_free(Graph *g);
+/* A new value named `name`, or name_1, name_2... if taken (NULL: "t<N>"). */
+Value *graph_add_value(Graph *g, const char *name, DType dtype, const Shape *shape);
+/* A constant whose payload (compute class, zeroed) is allocated in the arena; NULL with a
+ * message when the size overflows or memory runs out. */
+Value *graph_add_constant(Graph *g, const char *name, DType dtype, const Shape *shape, Diag *d);
+/* Allocate (or replace) v's payload for its current dtype and shape; NULL on failure. */
+void *value_alloc_payload(Graph *g, Value *v, Diag *d);
+/* Append a node with fresh output values (shapes unknown), attributes at their defaults. */
+Node *graph_add_node(Graph *g, Op op, const char *name, int n_in, Value *const *in, int n_out);
+/* Same, inserted right before node `before` (keeps topological order when its inputs exist). */
+Node *graph_insert_node(Graph *g, Node *before, Op op, const char *name, int n_in, Value *const *in, int n_out);
+void graph_add_input(Graph *g, Value *v);
+void graph_add_output(Graph *g, Value *v);
+Value *graph_find_value(const Graph *g, const char *name);
+Node *graph_find_node(const Graph *g, const char *name);
+/* Every use of old (node inputs, graph outputs) becomes new. */
+void graph_replace_uses(Graph *g, Value *old, Value *new_value);
+/* uses[v->id] = number of node inputs and graph outputs referring to v; caller frees. */
+int *graph_use_counts(const Graph *g);
+/* Drop dead nodes and values no longer referenced; renumber ids. */
+void graph_compact(Graph *g);
+/* Sort nodes topologically; -1 naming a value on the cycle if there is one. */
+int graph_toposort(Graph *g, Diag *d);
+bool graph_is_input(const Graph *g, const Value *v);
+bool graph_is_output(const Graph *g, const Value *v);
+
+/* ---------------------------------------------------------------- verification (verify.c) */
+
+/* Structure (ids, producers, topological order, arity, unique names) always; shapes and dtypes
+ * where known must agree with a fresh inference. */
+int graph_verify(const Graph *g, Diag *d);
+
+/* ---------------------------------------------------------------- text IR (print.c, parse.c) */
+
+typedef enum DumpFormat { DUMP_TEXT, DUMP_DOT, DUMP_JSON } DumpFormat;
+
+typedef struct PrintOptions {
+	/* Constants with more elements than this are printed as elided(crc32, nnz); -1: never. */
+	int64_t elide_above;
+} PrintOptions;
+
+void graph_print(const Graph *g, FILE *f, const PrintOptions *opt);
+void graph_print_dot(const Graph *g, FILE *f);
+void graph_print_json(const Graph *g, FILE *f);
+int graph_dump(const Graph *g, DumpFormat fmt, FILE *f, const PrintOptions *opt);
+/* Parse what graph_print wrote; NULL with "file:line:col: message" on error. */
+Graph *graph_parse(const char *text, const char *filename, Diag *d);
+uint32_t crc32_bytes(const void *data, size_t n);
+
+/* ---------------------------------------------------------------- ONNX frontend (compiler/onnx) */
+
+typedef struct InputShape { const char *name; Shape shape; } InputShape;
+
+typedef struct ImportOptions {
+	const InputShape *input_shapes; /* --input-shape NAME=D0,D1,... */
+	int n_input_shapes;
+} ImportOptions;
+
+/* import.c: model file -> Graph in canonical form (see ops.def). All unsupported op types are
+ * reported in one message with DIAG_UNSUPPORTED. */
+Graph *onnx_import(const char *path, const ImportOptions *opt, Diag *d);
+Graph *onnx_import_buffer(const uint8_t *buf, size_t len, const char *path, const ImportOptions *opt, Diag *d);
+/* export.c: Graph -> ONNX opset 17 file (internal ops expanded into standard ones). */
+int onnx_export(const Graph *g, const char *path, Diag *d);
+/* tensor_io.c: one TensorProto in a .pb file <-> Tensor (compute class). */
+int pb_read_tensor(const char *path, Tensor *t, char *name, size_t name_cap, Diag *d);
+int pb_write_tensor(const char *path, const char *name, const Tensor *t, Diag *d);
+
+/* ---------------------------------------------------------------- passes and pipeline */
+
+typedef struct PassOptions {
+	const char *arg; /* text inside "name(...)" in the pipeline, or NULL */
+} PassOptions;
+
+typedef int (*PassFn)(Graph *g, const PassOptions *opt, Diag *d);
+
+typedef struct PassInfo {
+	const char *name;
+	PassFn run;
+	bool takes_arg;
+	const char *summary;
+} PassInfo;
+
+/* passes/pass_table.c: the one list of passes, and the default pipeline */
+extern const PassInfo pass_table[];
+extern const int pass_table_size;
+extern const char *const default_pipeline;
+const PassInfo *pass_find(const char *name);
+
+int pass_shape_infer(Graph *g, const PassOptions *opt, Diag *d);
+int pass_fold_constants(Graph *g, const PassOptions *opt, Diag *d);
+int pass_elim_identity(Graph *g, const PassOptions *opt, Diag *d);
+int pass_fold_bn(Graph *g, const PassOptions *opt, Diag *d);
+int pass_fuse(Graph *g, const PassOptions *opt, Diag *d);
+int pass_dce(Graph *g, const PassOptions *opt, Diag *d);
+
+/* compiler/pipeline.c */
+#define NNZC_MAX_PIPELINE 64
+typedef struct PipelineStep { const PassInfo *pass; bool has_arg; char arg[256]; } PipelineStep;
+typedef struct Pipeline { int n; PipelineStep step[NNZC_MAX_PIPELINE]; } Pipeline;
+
+/* "shape-infer,fold-constants,prune(nm:2:4),dce"; "none" or "" is the empty pipeline */
+int pipeline_parse(const char *text, Pipeline *p, Diag *d);
+void pipeline_print(const Pipeline *p, FILE *f);
+int pipeline_append(Pipeline *p, const char *name, const char *arg, Diag *d);
+
+/* What the driver does around every pass. */
+typedef struct Instruments {
+	const char *print_after;  /* pass name, "all", or NULL */
+	DumpFormat print_format;
+	PrintOptions print_opt;
+	FILE *print_to;           /* default stderr */
+	bool time_passes;         /* table on stderr at the end */
+	bool verify;              /* graph_verify after every pass (default on) */
+} Instruments;
+
+int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d);
+
+/* ---------------------------------------------------------------- shape inference (compiler/infer_NAME.c) */
+
+/* Run op_info[n->op].infer after arity checks; used by pass_shape_infer, the verifier and the
+ * interpreter (which binds run-time values to get data-dependent shapes). */
+int infer_node(Node *n, Diag *d);
+
+#define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) int infer(Node *n, Diag *d);
+#include "nnzc/ops.def"
+#undef OP
+
+/* ---------------------------------------------------------------- reference target (targets/ref) */
+
+/* interp.c: run the graph on inputs (graph input order, compute class); outputs are allocated
+ * here and owned by the caller (tensor_free). */
+int ref_run(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d);
+/* Evaluate one node whose inputs all have payloads; outputs allocated as in ref_run. */
+int ref_eval_node(const Node *n, Tensor *outputs, Diag *d);
+
+#define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) \
+	int ref(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d);
+#include "nnzc/ops.def"
+#undef OP
+
+#endif

@@ -1,0 +1,25 @@
+/* The one table of passes the pipeline can name, and the default pipeline. Adding a pass means
+ * one file in passes/, one prototype in nnzc/ir.h and one line here. */
+#include "nnzc/ir.h"
+
+#include <string.h>
+
+const PassInfo pass_table[] = {
+	{"shape-infer", pass_shape_infer, false, "infer dtypes and static shapes; fold shape arithmetic"},
+	{"elim-identity", pass_elim_identity, false, "remove Identity and inference-mode Dropout"},
+	{"fold-constants", pass_fold_constants, false, "evaluate nodes whose inputs are all constant"},
+	{"fold-bn", pass_fold_bn, false, "fold BatchNormalization into the preceding Conv/Gemm"},
+	{"fuse", pass_fuse, false, "fuse bias, activation and residual Add into Conv/Gemm"},
+	{"dce", pass_dce, false, "remove nodes and constants that no output depends on"},
+};
+const int pass_table_size = (int)(sizeof pass_table / sizeof pass_table[0]);
+
+const char *const default_pipeline = "shape-infer,elim-identity,fold-constants,fold-bn,fuse,dce";
+
+const PassInfo *pass_find(const char *name)
+{
+	for (int i = 0; i < pass_table_size; i++)
+		if (strcmp(pass_table[i].name, name) == 0)
+			return &pass_table[i];
+	return NULL;
+}
