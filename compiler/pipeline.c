@@ -119,6 +119,8 @@ int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d)
 		double t0 = now_seconds();
 		rc = st->pass->run(g, &opt, d);
 		times[i] = now_seconds() - t0;
+		if (ins->seconds)
+			ins->seconds[i] = times[i];
 		char prefix[128];
 		if (rc < 0) {
 			snprintf(prefix, sizeof prefix, "%s: ", st->pass->name);

@@ -407,6 +407,19 @@ int graph_dump(const Graph *g, DumpFormat fmt, FILE *f, const PrintOptions *opt)
 Graph *graph_parse(const char *text, const char *filename, Diag *d);
 uint32_t crc32_bytes(const void *data, size_t n);
 
+/* ---------------------------------------------------------------- output files (outfile.c) */
+
+/* Written to a temporary file beside the destination and renamed into place by commit, so a
+ * failed compilation never leaves a partial output behind. */
+typedef struct OutFile {
+	char *final_path, *tmp_path;
+	FILE *f;
+} OutFile;
+
+int outfile_open(OutFile *o, const char *path, Diag *d);
+int outfile_commit(OutFile *o, Diag *d); /* close + rename; on failure the temp file is removed */
+void outfile_abort(OutFile *o);          /* close + remove; safe on a zeroed OutFile */
+
 /* ---------------------------------------------------------------- ONNX frontend (compiler/onnx) */
 
 typedef struct InputShape { const char *name; Shape shape; } InputShape;
@@ -472,6 +485,7 @@ typedef struct Instruments {
 	FILE *print_to;           /* default stderr */
 	bool time_passes;         /* table on stderr at the end */
 	bool verify;              /* graph_verify after every pass (default on) */
+	double *seconds;          /* if set: wall time of step i in seconds[i] */
 } Instruments;
 
 int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d);
@@ -485,6 +499,22 @@ int infer_node(Node *n, Diag *d);
 #define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) int infer(Node *n, Diag *d);
 #include "nnzc/ops.def"
 #undef OP
+
+/* infer_movement.c: what Slice, Pad and Resize read from their inputs, resolved per axis, shared
+ * by inference and the reference kernels so that both agree by construction. x is the data
+ * shape; in[i] is NULL for an omitted input and has data == NULL while its value is unknown.
+ * They fill the best known output shape and return 0 when fully resolved, 1 when something
+ * needed is still unknown, -1 with a message on bad input. */
+typedef struct SliceParams { int64_t start[NNZC_MAX_RANK], step[NNZC_MAX_RANK]; Shape out; } SliceParams;
+typedef struct PadParams { int64_t begin[NNZC_MAX_RANK]; Shape out; } PadParams;
+typedef struct ResizeParams {
+	double scale[NNZC_MAX_RANK];     /* of the coordinate transformation (not out/in when scales are given) */
+	double roi_start[NNZC_MAX_RANK], roi_end[NNZC_MAX_RANK]; /* tf_crop_and_resize; else 0 and 1 */
+	Shape out;
+} ResizeParams;
+int slice_params(const Node *n, const Shape *x, const Tensor *const *in, SliceParams *p, Diag *d);
+int pad_params(const Node *n, const Shape *x, const Tensor *const *in, PadParams *p, Diag *d);
+int resize_params(const Node *n, const Shape *x, const Tensor *const *in, ResizeParams *p, Diag *d);
 
 /* ---------------------------------------------------------------- reference target (targets/ref) */
 

@@ -1,0 +1,63 @@
+/* nnzc compile: run the pipeline and write the result. Until the code generators land, the
+ * outputs are the optimised model as ONNX (--emit onnx) or as text IR (--emit ir). */
+#include "driver.h"
+
+#include <string.h>
+
+static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *p, const double *secs, Diag *d)
+{
+	OutFile out;
+	if (outfile_open(&out, o->report, d) < 0)
+		return -1;
+	FILE *f = out.f;
+	int64_t weight_elems = 0;
+	int n_const = 0;
+	for (int i = 0; i < g->n_values; i++)
+		if (g->values[i]->data && g->values[i]->producer == NULL) {
+			int64_t n = shape_numel(&g->values[i]->shape);
+			weight_elems += n > 0 ? n : 0;
+			n_const++;
+		}
+	fprintf(f, "{\"model\": \"%s\", \"nodes\": %d, \"constants\": %d, \"weight_elements\": %lld, \"passes\": [",
+		g->name, g->n_nodes, n_const, (long long)weight_elems);
+	for (int i = 0; i < p->n; i++)
+		fprintf(f, "%s{\"name\": \"%s\", \"seconds\": %.6f}", i ? ", " : "", p->step[i].pass->name, secs[i]);
+	fprintf(f, "]}\n");
+	return outfile_commit(&out, d);
+}
+
+int cmd_compile(const DriverOptions *o, Diag *d)
+{
+	const char *emit = o->emit ? o->emit : strcmp(o->target, "accel") == 0 ? "accel" : "obj";
+	if (o->output == NULL)
+		return diag_error(d, "compile: no output file (-o OUT)");
+	bool to_onnx = strcmp(emit, "onnx") == 0, to_ir = strcmp(emit, "ir") == 0;
+	if (!to_onnx && !to_ir) {
+		if (strcmp(emit, "obj") && strcmp(emit, "asm") && strcmp(emit, "llvm") && strcmp(emit, "shared") &&
+		    strcmp(emit, "accel"))
+			return diag_error(d, "--emit %s: expected obj, asm, llvm, shared, onnx, accel or ir", emit);
+		return diag_error(d, "--emit %s: this build has no %s code generator; use --emit onnx or --emit ir", emit,
+				  strcmp(emit, "accel") == 0 ? "accelerator" : "cpu");
+	}
+	double secs[NNZC_MAX_PIPELINE] = {0};
+	Pipeline ran;
+	Graph *g = load_and_optimize(o, NULL, secs, &ran, d);
+	if (g == NULL)
+		return -1;
+	int rc;
+	if (to_onnx) {
+		rc = onnx_export(g, o->output, d);
+	} else {
+		OutFile out;
+		rc = outfile_open(&out, o->output, d);
+		if (rc == 0) {
+			PrintOptions po = {.elide_above = -1};
+			graph_print(g, out.f, &po);
+			rc = outfile_commit(&out, d);
+		}
+	}
+	if (rc == 0 && o->report)
+		rc = write_report(o, g, &ran, secs, d);
+	graph_free(g);
+	return rc;
+}

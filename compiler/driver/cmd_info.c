@@ -1,0 +1,70 @@
+/* nnzc info: what a model contains — inputs, outputs, op counts, and every layer's weights with
+ * their encoding and size. */
+#include "driver.h"
+
+#include <string.h>
+
+static void print_value_type(const Value *v)
+{
+	char s[256];
+	printf("%s%s", dtype_name(v->dtype), shape_str(&v->shape, s, sizeof s));
+}
+
+int cmd_info(const DriverOptions *o, Diag *d)
+{
+	DriverOptions io = *o;
+	io.passes = "shape-infer";
+	io.prune = io.pattern = io.tasd = NULL;
+	Graph *g = load_and_optimize(&io, NULL, NULL, NULL, d);
+	if (g == NULL)
+		return -1;
+	printf("model: %s\ngraph: %s\nopset: %lld\n", o->model, g->name, (long long)g->opset);
+	printf("inputs:\n");
+	for (int i = 0; i < g->n_inputs; i++) {
+		printf("  %s: ", g->inputs[i]->name);
+		print_value_type(g->inputs[i]);
+		printf("\n");
+	}
+	printf("outputs:\n");
+	for (int i = 0; i < g->n_outputs; i++) {
+		printf("  %s: ", g->outputs[i]->name);
+		print_value_type(g->outputs[i]);
+		printf("\n");
+	}
+	int counts[OP_COUNT] = {0};
+	for (int i = 0; i < g->n_nodes; i++)
+		counts[g->nodes[i]->op]++;
+	printf("nodes: %d\n", g->n_nodes);
+	for (int op = 0; op < OP_COUNT; op++)
+		if (counts[op])
+			printf("  %-24s %d\n", op_name(op), counts[op]);
+
+	/* layers: nodes with a constant weight operand (input 1) */
+	int64_t total = 0, total_nnz = 0;
+	printf("layers with constant weights:\n");
+	printf("  %-32s %-16s %-20s %-10s %12s %8s\n", "node", "op", "weight", "encoding", "elements", "density");
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = g->nodes[i];
+		if (n->n_in < 2 || n->in[1] == NULL || !value_is_const(n->in[1]))
+			continue;
+		if (n->op != OP_Conv && n->op != OP_ConvTranspose && n->op != OP_Gemm && n->op != OP_MatMul &&
+		    n->op != OP_FusedConv && n->op != OP_FusedGemm)
+			continue;
+		const Value *w = n->in[1];
+		char s[128], enc[64] = "";
+		FILE *ef = fmemopen(enc, sizeof enc, "w");
+		if (ef) {
+			encoding_print(&w->enc, ef);
+			fclose(ef);
+		}
+		int64_t numel = shape_numel(&w->shape), nnz = value_nnz(w);
+		total += numel;
+		total_nnz += nnz;
+		printf("  %-32s %-16s %-20s %-10s %12lld %7.1f%%\n", n->name, op_name(n->op), shape_str(&w->shape, s, sizeof s),
+		       enc, (long long)numel, numel > 0 ? 100.0 * (double)nnz / (double)numel : 0.0);
+	}
+	printf("weights in layers: %lld elements, %lld non-zero (%.1f%%)\n", (long long)total, (long long)total_nnz,
+	       total > 0 ? 100.0 * (double)total_nnz / (double)total : 0.0);
+	graph_free(g);
+	return 0;
+}

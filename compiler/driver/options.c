@@ -1,0 +1,286 @@
+/* Command-line options. LLVM style: -flag and --flag are the same, values as `--flag V` or
+ * `--flag=V`; -O0..-O3 and -o/-i as usual. Each option says which commands accept it, so a
+ * flag that means nothing to a command is an error rather than silently ignored. */
+#include "driver.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	ALL_COMPILING = CMD_COMPILE | CMD_RUN | CMD_BENCH | CMD_DUMP, /* commands that run the compiler */
+};
+
+typedef enum OptId {
+	OPT_OUTPUT, OPT_TARGET, OPT_EMIT, OPT_HEADER, OPT_NAME, OPT_CPU, OPT_INPUT_SHAPE, OPT_PASSES,
+	OPT_PRUNE, OPT_PATTERN, OPT_TASD, OPT_ACCEL_CONFIG, OPT_PRINT_AFTER, OPT_TIME_PASSES, OPT_REPORT,
+	OPT_NO_VERIFY, OPT_TEST_DATA, OPT_INPUT, OPT_RTOL, OPT_ATOL, OPT_THREADS, OPT_ITERS, OPT_AFTER,
+	OPT_FORMAT, OPT_ELIDE, OPT_FULL, OPT_HELP,
+} OptId;
+
+typedef struct OptSpec {
+	const char *name; /* without dashes */
+	OptId id;
+	bool has_arg;
+	unsigned cmds;    /* Command bits that accept it */
+	const char *help;
+} OptSpec;
+
+static const OptSpec specs[] = {
+	{"o", OPT_OUTPUT, true, CMD_COMPILE | CMD_RUN | CMD_DUMP, "output file (run: output folder)"},
+	{"target", OPT_TARGET, true, ALL_COMPILING, "ref | cpu | accel"},
+	{"emit", OPT_EMIT, true, CMD_COMPILE, "onnx | ir (obj|asm|llvm|shared need the cpu target, accel the accel target)"},
+	{"header", OPT_HEADER, true, CMD_COMPILE, "generated C header (cpu target)"},
+	{"name", OPT_NAME, true, CMD_COMPILE, "prefix of generated entry points (cpu target)"},
+	{"cpu", OPT_CPU, true, ALL_COMPILING, "LLVM CPU name or generic (cpu target)"},
+	{"input-shape", OPT_INPUT_SHAPE, true, ALL_COMPILING, "NAME=D0,D1,... fixes an input's dims (repeatable)"},
+	{"passes", OPT_PASSES, true, ALL_COMPILING, "pipeline, e.g. shape-infer,fold-bn,dce ('none': no passes)"},
+	{"prune", OPT_PRUNE, true, ALL_COMPILING, "append prune(SPEC) to the pipeline"},
+	{"pattern", OPT_PATTERN, true, ALL_COMPILING, "append convert-pattern(SPEC) to the pipeline"},
+	{"tasd", OPT_TASD, true, ALL_COMPILING, "append tasd(SPEC) to the pipeline"},
+	{"accel-config", OPT_ACCEL_CONFIG, true, ALL_COMPILING, "accelerator config file or preset"},
+	{"print-after", OPT_PRINT_AFTER, true, ALL_COMPILING, "PASS|all|import: dump the IR to stderr after it"},
+	{"time-passes", OPT_TIME_PASSES, false, ALL_COMPILING, "print wall time per pass to stderr"},
+	{"report", OPT_REPORT, true, CMD_COMPILE | CMD_RUN | CMD_BENCH, "write a JSON report to FILE"},
+	{"no-verify", OPT_NO_VERIFY, false, ALL_COMPILING, "do not verify the IR between passes"},
+	{"test-data", OPT_TEST_DATA, true, CMD_RUN | CMD_BENCH, "folder with test_data_set_*/input_*.pb, output_*.pb"},
+	{"i", OPT_INPUT, true, CMD_RUN | CMD_BENCH, "NAME=FILE.pb: one input tensor (repeatable)"},
+	{"rtol", OPT_RTOL, true, CMD_RUN, "relative tolerance (default 1e-3)"},
+	{"atol", OPT_ATOL, true, CMD_RUN, "absolute tolerance (default 1e-5)"},
+	{"threads", OPT_THREADS, true, CMD_RUN | CMD_BENCH, "worker threads"},
+	{"iters", OPT_ITERS, true, CMD_BENCH, "timed iterations (default 20)"},
+	{"after", OPT_AFTER, true, CMD_DUMP, "PASS|import: stop the pipeline after PASS"},
+	{"format", OPT_FORMAT, true, CMD_DUMP | CMD_COMPILE | CMD_RUN, "text | dot | json (dumps)"},
+	{"elide", OPT_ELIDE, true, ALL_COMPILING, "print constants above N elements as a checksum (default 16)"},
+	{"full", OPT_FULL, false, ALL_COMPILING, "print every constant in full"},
+	{"help", OPT_HELP, false, ALL_COMPILING | CMD_INFO, "this help"},
+};
+
+static const char *const command_names[] = {
+	[CMD_COMPILE] = "compile", [CMD_RUN] = "run", [CMD_BENCH] = "bench", [CMD_DUMP] = "dump", [CMD_INFO] = "info",
+};
+
+static const char *const command_usage[] = {
+	[CMD_COMPILE] = "nnzc compile MODEL.onnx -o OUT [--emit onnx|ir] [compile flags]",
+	[CMD_RUN] = "nnzc run MODEL.onnx [--target ref] (--test-data DIR | -i NAME=FILE.pb... -o OUTDIR) [--rtol R] [--atol A] [compile flags]",
+	[CMD_BENCH] = "nnzc bench MODEL.onnx [--target ref] [--threads N] [--iters N] [--test-data DIR] [compile flags]",
+	[CMD_DUMP] = "nnzc dump MODEL.onnx|MODEL.nnzir [--after PASS] [--format text|dot|json] [-o FILE] [compile flags]",
+	[CMD_INFO] = "nnzc info MODEL.onnx|MODEL.nnzir",
+};
+
+void print_command_help(Command cmd, FILE *f)
+{
+	fprintf(f, "usage: %s\n\noptions:\n", command_usage[cmd]);
+	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+		if (!(specs[i].cmds & cmd))
+			continue;
+		char left[64];
+		snprintf(left, sizeof left, "%s%s%s", strlen(specs[i].name) == 1 ? "-" : "--", specs[i].name,
+			 specs[i].has_arg ? " V" : "");
+		fprintf(f, "  %-20s %s\n", left, specs[i].help);
+	}
+	if (cmd & ALL_COMPILING) {
+		fprintf(f, "  %-20s %s\n", "-O0..-O3", "optimisation level (-O0: shape-infer only)");
+		fprintf(f, "\npasses (--passes, --print-after):\n");
+		for (int i = 0; i < pass_table_size; i++)
+			fprintf(f, "  %-20s %s\n", pass_table[i].name, pass_table[i].summary);
+		fprintf(f, "default pipeline: %s\n", default_pipeline);
+	}
+}
+
+static int parse_double(const char *s, double *v, const char *opt, Diag *d)
+{
+	char *end;
+	errno = 0;
+	*v = strtod(s, &end);
+	if (end == s || *end || errno || !(*v >= 0))
+		return diag_error(d, "--%s: expected a non-negative number, got '%s'", opt, s);
+	return 0;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *v, const char *opt, Diag *d)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(s, &end, 10);
+	if (end == s || *end || errno || x < lo || x > hi)
+		return diag_error(d, "--%s: expected an integer in [%d, %d], got '%s'", opt, lo, hi, s);
+	*v = (int)x;
+	return 0;
+}
+
+/* NAME=D0,D1,... */
+static int parse_input_shape(const char *s, InputShape *is, Diag *d)
+{
+	const char *eq = strrchr(s, '=');
+	if (eq == NULL || eq == s)
+		return diag_error(d, "--input-shape: expected NAME=D0,D1,..., got '%s'", s);
+	size_t n = (size_t)(eq - s);
+	char *name = malloc(n + 1); /* lives until exit: options are process-lifetime */
+	if (name == NULL)
+		return diag_error(d, "out of memory");
+	memcpy(name, s, n);
+	name[n] = '\0';
+	is->name = name;
+	is->shape = shape_make(0, NULL);
+	const char *p = eq + 1;
+	if (*p == '\0')
+		return 0; /* scalar */
+	for (;;) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (end == p || errno || v < 0)
+			return diag_error(d, "--input-shape %s: dims must be non-negative integers", name);
+		if (is->shape.rank == NNZC_MAX_RANK)
+			return diag_error(d, "--input-shape %s: more than %d dims", name, NNZC_MAX_RANK);
+		is->shape.dim[is->shape.rank++] = v;
+		if (*end == '\0')
+			return 0;
+		if (*end != ',' && *end != 'x')
+			return diag_error(d, "--input-shape %s: expected , between dims", name);
+		p = end + 1;
+	}
+}
+
+static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
+{
+	switch (sp->id) {
+	case OPT_OUTPUT: o->output = v; return 0;
+	case OPT_TARGET:
+		if (strcmp(v, "ref") && strcmp(v, "cpu") && strcmp(v, "accel"))
+			return diag_error(d, "--target: expected ref, cpu or accel, got '%s'", v);
+		o->target = v;
+		return 0;
+	case OPT_EMIT: o->emit = v; return 0;
+	case OPT_HEADER: o->header = v; return 0;
+	case OPT_NAME: o->name = v; return 0;
+	case OPT_CPU: o->cpu = v; return 0;
+	case OPT_INPUT_SHAPE:
+		if (o->n_input_shapes == MAX_CLI_INPUTS)
+			return diag_error(d, "too many --input-shape options");
+		return parse_input_shape(v, &o->input_shapes[o->n_input_shapes++], d);
+	case OPT_PASSES: o->passes = v; return 0;
+	case OPT_PRUNE: o->prune = v; return 0;
+	case OPT_PATTERN: o->pattern = v; return 0;
+	case OPT_TASD: o->tasd = v; return 0;
+	case OPT_ACCEL_CONFIG: o->accel_config = v; return 0;
+	case OPT_PRINT_AFTER: o->print_after = v; return 0;
+	case OPT_TIME_PASSES: o->time_passes = true; return 0;
+	case OPT_REPORT: o->report = v; return 0;
+	case OPT_NO_VERIFY: o->no_verify = true; return 0;
+	case OPT_TEST_DATA: o->test_data = v; return 0;
+	case OPT_INPUT: {
+		const char *eq = strchr(v, '=');
+		if (o->n_inputs == MAX_CLI_INPUTS)
+			return diag_error(d, "too many -i options");
+		if (eq == NULL || eq == v || eq[1] == '\0')
+			return diag_error(d, "-i: expected NAME=FILE.pb, got '%s'", v);
+		char *name = malloc((size_t)(eq - v) + 1);
+		if (name == NULL)
+			return diag_error(d, "out of memory");
+		memcpy(name, v, (size_t)(eq - v));
+		name[eq - v] = '\0';
+		o->inputs[o->n_inputs].name = name;
+		o->inputs[o->n_inputs++].path = eq + 1;
+		return 0;
+	}
+	case OPT_RTOL: return parse_double(v, &o->rtol, "rtol", d);
+	case OPT_ATOL: return parse_double(v, &o->atol, "atol", d);
+	case OPT_THREADS: return parse_int(v, 1, 1024, &o->threads, "threads", d);
+	case OPT_ITERS: return parse_int(v, 1, 1000000, &o->iters, "iters", d);
+	case OPT_AFTER: o->after = v; return 0;
+	case OPT_FORMAT:
+		if (strcmp(v, "text") == 0)
+			o->format = DUMP_TEXT;
+		else if (strcmp(v, "dot") == 0)
+			o->format = DUMP_DOT;
+		else if (strcmp(v, "json") == 0)
+			o->format = DUMP_JSON;
+		else
+			return diag_error(d, "--format: expected text, dot or json, got '%s'", v);
+		return 0;
+	case OPT_ELIDE: {
+		int n;
+		if (parse_int(v, 0, 1 << 30, &n, "elide", d) < 0)
+			return -1;
+		o->elide_above = n;
+		return 0;
+	}
+	case OPT_FULL: o->elide_above = -1; return 0;
+	case OPT_HELP: return 0;
+	}
+	return 0;
+}
+
+int parse_options(Command cmd, int argc, char **argv, DriverOptions *o, Diag *d)
+{
+	memset(o, 0, sizeof *o);
+	o->cmd = cmd;
+	o->target = "ref";
+	o->opt_level = -1;
+	o->rtol = 1e-3;
+	o->atol = 1e-5;
+	o->threads = 1;
+	o->iters = 20;
+	o->elide_above = 16;
+	o->format = DUMP_TEXT;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == '\0') {
+			if (o->model)
+				return diag_error(d, "unexpected argument '%s' (the model is '%s')", a, o->model);
+			o->model = a;
+			continue;
+		}
+		const char *name = a + (a[1] == '-' ? 2 : 1);
+		if ((cmd & ALL_COMPILING) && name[0] == 'O' && name[1] >= '0' && name[1] <= '3' && name[2] == '\0') {
+			o->opt_level = name[1] - '0';
+			continue;
+		}
+		const char *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		const OptSpec *sp = NULL;
+		for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
+			if (strlen(specs[k].name) == len && strncmp(specs[k].name, name, len) == 0)
+				sp = &specs[k];
+		if (sp == NULL)
+			return diag_error(d, "unknown option '%s' (see nnzc %s --help)", a, command_names[cmd]);
+		if (!(sp->cmds & cmd))
+			return diag_error(d, "option '%s' does not apply to 'nnzc %s'", a, command_names[cmd]);
+		if (sp->id == OPT_HELP) {
+			print_command_help(cmd, stdout);
+			return 1;
+		}
+		const char *val = NULL;
+		if (sp->has_arg) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return diag_error(d, "option '%s' needs a value", a);
+		} else if (eq) {
+			return diag_error(d, "option '--%s' takes no value", sp->name);
+		}
+		if (apply(sp, val, o, d) < 0)
+			return -1;
+	}
+	if (o->model == NULL)
+		return diag_error(d, "no model given (usage: %s)", command_usage[cmd]);
+	return 0;
+}
+
+int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d)
+{
+	const char *base = o->passes ? o->passes : o->opt_level == 0 ? "shape-infer" : default_pipeline;
+	if (pipeline_parse(base, p, d) < 0)
+		return -1;
+	if (o->prune && pipeline_append(p, "prune", o->prune, d) < 0)
+		return -1;
+	if (o->pattern && pipeline_append(p, "convert-pattern", o->pattern, d) < 0)
+		return -1;
+	if (o->tasd && pipeline_append(p, "tasd", o->tasd, d) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* The ONNX backend-test layout: DIR/test_data_set_K/{input,output}_N.pb. */
+#include "driver.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int list_test_sets(const char *dir, char ***sets, int *n, Diag *d)
+{
+	DIR *dp = opendir(dir);
+	*sets = NULL;
+	*n = 0;
+	if (dp == NULL)
+		return diag_error(d, "%s: cannot open test-data folder", dir);
+	struct dirent *e;
+	int cap = 0;
+	while ((e = readdir(dp)) != NULL) {
+		if (strncmp(e->d_name, "test_data_set_", 14) != 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			char **ns = realloc(*sets, (size_t)cap * sizeof *ns);
+			if (ns == NULL)
+				break;
+			*sets = ns;
+		}
+		size_t len = strlen(dir) + strlen(e->d_name) + 2;
+		char *path = malloc(len);
+		if (path == NULL)
+			break;
+		snprintf(path, len, "%s/%s", dir, e->d_name);
+		(*sets)[(*n)++] = path;
+	}
+	closedir(dp);
+	if (*n == 0)
+		return diag_error(d, "%s: no test_data_set_* folders", dir);
+	qsort(*sets, (size_t)*n, sizeof **sets, cmp_str);
+	return 0;
+}
+
+void tensor_list_free(TensorList *l)
+{
+	for (int i = 0; i < l->n; i++)
+		tensor_free(&l->t[i]);
+	free(l->t);
+	free(l->names);
+	memset(l, 0, sizeof *l);
+}
+
+/* prefix_0.pb, prefix_1.pb, ... until the first missing index */
+int read_tensor_files(const char *dir, const char *prefix, TensorList *out, Diag *d)
+{
+	memset(out, 0, sizeof *out);
+	for (int i = 0;; i++) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, i);
+		if (stat(path, &st) != 0)
+			return 0;
+		Tensor *nt = realloc(out->t, (size_t)(i + 1) * sizeof *nt);
+		char(*nn)[256] = nt ? realloc(out->names, (size_t)(i + 1) * sizeof *nn) : NULL;
+		if (nt)
+			out->t = nt;
+		if (nn)
+			out->names = nn;
+		if (!nt || !nn) {
+			tensor_list_free(out);
+			return diag_error(d, "out of memory");
+		}
+		if (pb_read_tensor(path, &out->t[i], out->names[i], sizeof out->names[i], d) < 0) {
+			tensor_list_free(out);
+			return -1;
+		}
+		out->n = i + 1;
+	}
+}
