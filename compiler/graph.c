@@ -141,6 +141,19 @@ Value *graph_add_constant(Graph *g, const char *name, DType dtype, const Shape *
 	return v;
 }
 
+int value_set_constant(Graph *g, Value *v, const Tensor *t, Diag *d)
+{
+	v->dtype = t->dtype;
+	v->shape = t->shape;
+	void *p = value_alloc_payload(g, v, d);
+	if (p == NULL)
+		return -1;
+	memcpy(p, t->data, tensor_nbytes(t));
+	v->enc.kind = ENC_DENSE;
+	v->producer = NULL;
+	return 0;
+}
+
 static Node *new_node(Graph *g, Op op, const char *name, int n_in, Value *const *in, int n_out)
 {
 	Node *n = arena_alloc(g->arena, sizeof *n);
@@ -349,7 +362,7 @@ int graph_toposort(Graph *g, Diag *d)
 				rc = node_error(d, g->nodes[i], "graph has a cycle through this node");
 				break;
 			}
-	} else {
+	} else if (n > 0) {
 		memcpy(g->nodes, order, (size_t)n * sizeof *order);
 		for (int i = 0; i < n; i++)
 			g->nodes[i]->id = i;

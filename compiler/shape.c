@@ -94,6 +94,7 @@ int shape_broadcast(const Shape *a, const Shape *b, Shape *out, Diag *d)
 
 int shape_axis(int64_t axis, int rank, int *out, Diag *d)
 {
+	*out = 0; /* defined on every path, so callers' error branches never read garbage */
 	if (axis < -rank || axis >= rank)
 		return diag_error(d, "axis %lld out of range for rank %d", (long long)axis, rank);
 	*out = (int)(axis < 0 ? axis + rank : axis);

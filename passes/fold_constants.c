@@ -13,8 +13,8 @@
  * An evaluation error is an error of the model (it would fail at run time too) and is
  * returned.
  * Preserves: topological order, value names, graph inputs and outputs.
- * Invalidates: node ids (folded nodes are dropped by the compaction); the source constants
- * of a fold stay until dce drops the ones nothing reads any more. */
+ * Invalidates: node and value ids (the compaction drops folded nodes and the constants only
+ * they read). */
 #include "nnzc/ir.h"
 
 #include <string.h>
@@ -78,20 +78,6 @@ static bool within_budget(const Node *n)
 	return out_bytes <= (in_bytes > FOLD_MIN_BUDGET ? in_bytes : FOLD_MIN_BUDGET);
 }
 
-/* Give output value v the payload t (copied into the arena) and cut it from its producer. */
-static int set_constant(Graph *g, Value *v, const Tensor *t, Diag *d)
-{
-	v->dtype = t->dtype;
-	v->shape = t->shape;
-	void *p = value_alloc_payload(g, v, d);
-	if (p == NULL)
-		return -1;
-	memcpy(p, t->data, tensor_nbytes(t));
-	v->enc.kind = ENC_DENSE;
-	v->producer = NULL;
-	return 0;
-}
-
 static int fold_node(Graph *g, Node *n, Diag *d)
 {
 	Tensor outs[FOLD_MAX_OUTPUTS];
@@ -99,7 +85,7 @@ static int fold_node(Graph *g, Node *n, Diag *d)
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < n->n_out && rc == 0; i++)
-		rc = set_constant(g, n->out[i], &outs[i], d);
+		rc = value_set_constant(g, n->out[i], &outs[i], d);
 	for (int i = 0; i < n->n_out; i++)
 		tensor_free(&outs[i]);
 	n->dead = true;

@@ -39,16 +39,9 @@ static bool worth_folding(const Node *n)
 /* Turn n's outputs into constants holding `vals` and retire the node. */
 static int become_constants(Graph *g, Node *n, Tensor *vals, Diag *d)
 {
-	for (int i = 0; i < n->n_out; i++) {
-		Value *v = n->out[i];
-		v->dtype = vals[i].dtype;
-		v->shape = vals[i].shape;
-		void *p = value_alloc_payload(g, v, d);
-		if (p == NULL)
+	for (int i = 0; i < n->n_out; i++)
+		if (value_set_constant(g, n->out[i], &vals[i], d) < 0)
 			return -1;
-		memcpy(p, vals[i].data, tensor_nbytes(&vals[i]));
-		v->producer = NULL;
-	}
 	n->dead = true;
 	return 0;
 }

@@ -19,6 +19,7 @@ typedef struct DriverOptions {
 	const char *header, *name, *cpu, *accel_config, *report;
 	int opt_level;             /* -O0..-O3; -1: default */
 	InputShape input_shapes[MAX_CLI_INPUTS];
+	char input_shape_names[MAX_CLI_INPUTS][256];
 	int n_input_shapes;
 	const char *passes;        /* --passes */
 	const char *prune, *pattern, *tasd;
@@ -29,6 +30,7 @@ typedef struct DriverOptions {
 	int64_t elide_above;       /* --elide N / --full */
 	const char *test_data;     /* run --test-data */
 	NamedFile inputs[MAX_CLI_INPUTS]; /* run -i NAME=FILE.pb */
+	char input_names[MAX_CLI_INPUTS][256];
 	int n_inputs;
 	double rtol, atol;
 	int threads, iters;

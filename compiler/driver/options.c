@@ -110,15 +110,14 @@ static int parse_int(const char *s, int lo, int hi, int *v, const char *opt, Dia
 }
 
 /* NAME=D0,D1,... */
-static int parse_input_shape(const char *s, InputShape *is, Diag *d)
+static int parse_input_shape(const char *s, InputShape *is, char *name, size_t cap, Diag *d)
 {
 	const char *eq = strrchr(s, '=');
 	if (eq == NULL || eq == s)
 		return diag_error(d, "--input-shape: expected NAME=D0,D1,..., got '%s'", s);
 	size_t n = (size_t)(eq - s);
-	char *name = malloc(n + 1); /* lives until exit: options are process-lifetime */
-	if (name == NULL)
-		return diag_error(d, "out of memory");
+	if (n >= cap)
+		return diag_error(d, "--input-shape: name too long");
 	memcpy(name, s, n);
 	name[n] = '\0';
 	is->name = name;
@@ -159,7 +158,9 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 	case OPT_INPUT_SHAPE:
 		if (o->n_input_shapes == MAX_CLI_INPUTS)
 			return diag_error(d, "too many --input-shape options");
-		return parse_input_shape(v, &o->input_shapes[o->n_input_shapes++], d);
+		o->n_input_shapes++;
+		return parse_input_shape(v, &o->input_shapes[o->n_input_shapes - 1], o->input_shape_names[o->n_input_shapes - 1],
+					 sizeof o->input_shape_names[0], d);
 	case OPT_PASSES: o->passes = v; return 0;
 	case OPT_PRUNE: o->prune = v; return 0;
 	case OPT_PATTERN: o->pattern = v; return 0;
@@ -176,9 +177,9 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 			return diag_error(d, "too many -i options");
 		if (eq == NULL || eq == v || eq[1] == '\0')
 			return diag_error(d, "-i: expected NAME=FILE.pb, got '%s'", v);
-		char *name = malloc((size_t)(eq - v) + 1);
-		if (name == NULL)
-			return diag_error(d, "out of memory");
+		char *name = o->input_names[o->n_inputs];
+		if ((size_t)(eq - v) >= sizeof o->input_names[0])
+			return diag_error(d, "-i: name too long");
 		memcpy(name, v, (size_t)(eq - v));
 		name[eq - v] = '\0';
 		o->inputs[o->n_inputs].name = name;

@@ -365,6 +365,9 @@ Value *graph_add_value(Graph *g, const char *name, DType dtype, const Shape *sha
 Value *graph_add_constant(Graph *g, const char *name, DType dtype, const Shape *shape, Diag *d);
 /* Allocate (or replace) v's payload for its current dtype and shape; NULL on failure. */
 void *value_alloc_payload(Graph *g, Value *v, Diag *d);
+/* Make v (a node output) a constant holding a copy of t, cut from its producer; its name and
+ * uses stay, so folding never renames a graph output. */
+int value_set_constant(Graph *g, Value *v, const Tensor *t, Diag *d);
 /* Append a node with fresh output values (shapes unknown), attributes at their defaults. */
 Node *graph_add_node(Graph *g, Op op, const char *name, int n_in, Value *const *in, int n_out);
 /* Same, inserted right before node `before` (keeps topological order when its inputs exist). */
@@ -515,6 +518,22 @@ typedef struct ResizeParams {
 int slice_params(const Node *n, const Shape *x, const Tensor *const *in, SliceParams *p, Diag *d);
 int pad_params(const Node *n, const Shape *x, const Tensor *const *in, PadParams *p, Diag *d);
 int resize_params(const Node *n, const Shape *x, const Tensor *const *in, ResizeParams *p, Diag *d);
+
+/* infer_nn.c: the sliding window of Conv, FusedConv, ConvTranspose, MaxPool and AveragePool
+ * with auto_pad, output_shape and ceil_mode resolved into explicit pads, shared by inference and
+ * the kernels. Always 3-D: an op with k < 3 spatial dims gets 3-k leading dims of size 1
+ * (kernel 1, stride 1, no pads), so one loop nest serves 1-D, 2-D and 3-D. in, out and pads
+ * are -1 where the input's spatial size is unknown. x: data shape (N, C, spatial...) of known
+ * rank; w: weight shape (ignored by the pools). For ConvTranspose, input position i and tap k
+ * land on output o = i*stride + k*dilation - pad_lo. */
+#define NNZC_MAX_SPATIAL 3
+typedef struct Window {
+	int nsp; /* spatial dims of the op, 1..NNZC_MAX_SPATIAL */
+	int64_t in[NNZC_MAX_SPATIAL], out[NNZC_MAX_SPATIAL], kernel[NNZC_MAX_SPATIAL];
+	int64_t stride[NNZC_MAX_SPATIAL], dilation[NNZC_MAX_SPATIAL];
+	int64_t pad_lo[NNZC_MAX_SPATIAL], pad_hi[NNZC_MAX_SPATIAL];
+} Window;
+int window_of_node(const Node *n, const Shape *x, const Shape *w, Window *win, Diag *d);
 
 /* ---------------------------------------------------------------- reference target (targets/ref) */
 

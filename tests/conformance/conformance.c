@@ -1,0 +1,451 @@
+/* ONNX backend node tests through the CLI: `nnzc run DIR/model.onnx --test-data DIR` for every
+ * directory of the node-test data, as a black box.
+ *
+ * Classification of one test directory:
+ *   exit 0                      pass
+ *   exit 3                      not applicable: the model uses an op nnzc does not implement
+ *                               (listed in conformance_unsupported.txt, not a failure)
+ *   other normal exit, listed   excluded: a documented limit (tests/conformance/exclusions.txt)
+ *   exit 0 but listed           failure: "unexpected pass", so the list stays honest
+ *   anything else               failure (a signal, a timeout or a sanitizer report in stderr is a
+ *                               failure even if listed)
+ *
+ * All runs happen first (in NNZC_CONFORMANCE_JOBS parallel workers, default 2); then one Check
+ * loop test per directory asserts its outcome, so Check's counts and failure lines are per test.
+ * Writes conformance.json and conformance_unsupported.txt into the build directory.
+ *
+ * Environment: NNZC_NODE_TESTS (data dir), NNZC_CONFORMANCE_JOBS, NNZC_CONFORMANCE_TIMEOUT
+ * (seconds per test, default 60), NNZC_CONFORMANCE_FILTER (substring of test names to run),
+ * NNZC (the nnzc binary), NNZC_CONFORMANCE_EXCLUSIONS (another exclusion list). Exit status 77 (skipped) when the data directory is missing. */
+#include "spawn.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NNZC_PATH
+#error "NNZC_PATH (the nnzc binary) must be defined by the build"
+#endif
+#ifndef NNZC_SOURCE_DIR
+#error "NNZC_SOURCE_DIR must be defined by the build"
+#endif
+#ifndef NNZC_BINARY_DIR
+#error "NNZC_BINARY_DIR must be defined by the build"
+#endif
+#define DEFAULT_NODE_TESTS "/usr/share/libonnx-testdata/data/node"
+
+enum Outcome { R_PASS, R_EXCLUDED, R_UNSUPPORTED, R_FAIL };
+static const char *const outcome_name[] = {"pass", "excluded", "unsupported", "fail"};
+
+typedef struct Exclusion {
+	char name[256];
+	char reason[256];
+	bool seen; /* the test exists in the data directory */
+} Exclusion;
+
+typedef struct TestRun {
+	char name[256];
+	int outcome;     /* enum Outcome */
+	ChildResult res;
+	char how[64];    /* "exit 1", "signal 11 (...)" */
+	char line[1024]; /* the last stderr line, or the last stdout lines if stderr was empty */
+	bool sanitizer;  /* stderr holds an ASan/UBSan/LSan report: a failure whatever the status */
+} TestRun;
+
+static const char *nnzc;
+static const char *data_dir;
+static TestRun *tests;
+static int n_tests;
+static Exclusion *excl;
+static int n_excl;
+static char excl_errors[4096]; /* problems with exclusions.txt itself */
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? v : dflt;
+}
+
+static void excl_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void excl_problem(const char *fmt, ...)
+{
+	size_t n = strlen(excl_errors);
+	if (n + 2 >= sizeof excl_errors)
+		return;
+	if (n > 0) {
+		excl_errors[n++] = ';';
+		excl_errors[n++] = ' ';
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(excl_errors + n, sizeof excl_errors - n, fmt, ap);
+	va_end(ap);
+}
+
+/* exclusions.txt: "test_name <whitespace> reason", '#' comments, blank lines. */
+static void load_exclusions(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		excl_problem("cannot open %s: %s", path, strerror(errno));
+		return;
+	}
+	char line[1024];
+	int lineno = 0, cap = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		char *name = p;
+		p += strcspn(p, " \t");
+		if (*p != '\0')
+			*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0') {
+			excl_problem("exclusions.txt:%d: '%s' has no reason", lineno, name);
+			continue;
+		}
+		for (int i = 0; i < n_excl; i++)
+			if (strcmp(excl[i].name, name) == 0)
+				excl_problem("exclusions.txt:%d: '%s' listed twice", lineno, name);
+		if (n_excl == cap) {
+			cap = cap ? 2 * cap : 64;
+			excl = realloc(excl, (size_t)cap * sizeof *excl);
+			if (excl == NULL) {
+				perror("conformance");
+				exit(1);
+			}
+		}
+		Exclusion *e = &excl[n_excl];
+		memset(e, 0, sizeof *e);
+		if (snprintf(e->name, sizeof e->name, "%s", name) >= (int)sizeof e->name) {
+			excl_problem("exclusions.txt:%d: name too long", lineno);
+			continue;
+		}
+		/* a long reason is merely shortened */
+		if (snprintf(e->reason, sizeof e->reason, "%s", p) >= (int)sizeof e->reason)
+			memcpy(e->reason + sizeof e->reason - 4, "...", 4);
+		n_excl++;
+	}
+	fclose(f);
+}
+
+static Exclusion *find_exclusion(const char *name)
+{
+	for (int i = 0; i < n_excl; i++)
+		if (strcmp(excl[i].name, name) == 0)
+			return &excl[i];
+	return NULL;
+}
+
+static int cmp_runs(const void *a, const void *b)
+{
+	return strcmp(((const TestRun *)a)->name, ((const TestRun *)b)->name);
+}
+
+/* Every test_* directory that holds a model.onnx, sorted, filtered by NNZC_CONFORMANCE_FILTER. */
+static int list_tests(void)
+{
+	DIR *dir = opendir(data_dir);
+	if (dir == NULL)
+		return -1;
+	const char *filter = getenv("NNZC_CONFORMANCE_FILTER");
+	int cap = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		if (strncmp(e->d_name, "test_", 5) != 0)
+			continue;
+		char model[4096];
+		snprintf(model, sizeof model, "%s/%s/model.onnx", data_dir, e->d_name);
+		if (access(model, R_OK) != 0)
+			continue;
+		Exclusion *x = find_exclusion(e->d_name);
+		if (x != NULL)
+			x->seen = true;
+		if (filter != NULL && strstr(e->d_name, filter) == NULL)
+			continue;
+		if (n_tests == cap) {
+			cap = cap ? 2 * cap : 1024;
+			tests = realloc(tests, (size_t)cap * sizeof *tests);
+			if (tests == NULL) {
+				perror("conformance");
+				exit(1);
+			}
+		}
+		TestRun *t = &tests[n_tests++];
+		memset(t, 0, sizeof *t);
+		snprintf(t->name, sizeof t->name, "%s", e->d_name);
+	}
+	closedir(dir);
+	if (n_tests > 0)
+		qsort(tests, (size_t)n_tests, sizeof *tests, cmp_runs);
+	return 0;
+}
+
+/* What the run said about itself: the last stderr line (the error), or if stderr is empty the
+ * last two stdout lines (an error summary before "FAIL"). */
+static void read_message(TestRun *t, const char *out_path, const char *err_path)
+{
+	char *err = slurp(err_path, NULL);
+	char *out = slurp(out_path, NULL);
+	t->line[0] = '\0';
+	if (err != NULL)
+		last_line(err, t->line, sizeof t->line);
+	const char *rep = NULL;
+	if (err != NULL && ((rep = strstr(err, "runtime error:")) != NULL || (rep = strstr(err, "Sanitizer")) != NULL)) {
+		/* quote the report's first line, not its last (a stack frame or SUMMARY) */
+		while (rep > err && rep[-1] != '\n')
+			rep--;
+		size_t n = strcspn(rep, "\n");
+		if (n >= sizeof t->line)
+			n = sizeof t->line - 1;
+		memcpy(t->line, rep, n);
+		t->line[n] = '\0';
+		t->sanitizer = true;
+	}
+	if (t->line[0] == '\0' && out != NULL) {
+		char last[500], prev[500];
+		last_line(out, last, sizeof last);
+		size_t n = strlen(out);
+		while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+			n--;
+		while (n > 0 && out[n - 1] != '\n')
+			n--;
+		out[n] = '\0';
+		last_line(out, prev, sizeof prev);
+		snprintf(t->line, sizeof t->line, "%s%s%s", prev, prev[0] ? " / " : "", last);
+	}
+	free(err);
+	free(out);
+}
+
+static void classify(TestRun *t)
+{
+	const Exclusion *x = find_exclusion(t->name);
+	const ChildResult *r = &t->res;
+	child_describe(r, t->how, sizeof t->how);
+	if (!r->exited || r->timed_out || t->sanitizer)
+		t->outcome = R_FAIL; /* a crash, a hang or a sanitizer report is never a documented limit */
+	else if (r->status == 0 && x != NULL) {
+		t->outcome = R_FAIL;
+		snprintf(t->line, sizeof t->line, "unexpected pass: remove it from exclusions.txt (%s)", x->reason);
+	} else if (r->status == 0)
+		t->outcome = R_PASS;
+	else if (r->status == 3)
+		t->outcome = R_UNSUPPORTED;
+	else if (x != NULL)
+		t->outcome = R_EXCLUDED;
+	else
+		t->outcome = R_FAIL;
+}
+
+typedef struct Slot {
+	int test; /* index into tests, -1 if free */
+	Child child;
+	char out[4096], err[4096];
+} Slot;
+
+static int run_all(int jobs, double timeout, const char *tmpdir)
+{
+	Slot *slots = calloc((size_t)jobs, sizeof *slots);
+	if (slots == NULL)
+		return -1;
+	for (int j = 0; j < jobs; j++) {
+		slots[j].test = -1;
+		snprintf(slots[j].out, sizeof slots[j].out, "%s/stdout.%d", tmpdir, j);
+		snprintf(slots[j].err, sizeof slots[j].err, "%s/stderr.%d", tmpdir, j);
+	}
+	int next = 0, done = 0;
+	while (done < n_tests) {
+		for (int j = 0; j < jobs && next < n_tests; j++) {
+			if (slots[j].test >= 0)
+				continue;
+			TestRun *t = &tests[next];
+			char model[4096 + 16], dir[4096];
+			snprintf(dir, sizeof dir, "%s/%s", data_dir, t->name);
+			snprintf(model, sizeof model, "%s/model.onnx", dir);
+			char *argv[] = {(char *)nnzc, "run", model, "--test-data", dir, NULL};
+			if (child_start(&slots[j].child, argv, slots[j].out, slots[j].err, timeout) < 0) {
+				perror("conformance: fork");
+				free(slots);
+				return -1;
+			}
+			slots[j].test = next++;
+		}
+		bool any = false;
+		for (int j = 0; j < jobs; j++) {
+			if (slots[j].test < 0)
+				continue;
+			TestRun *t = &tests[slots[j].test];
+			int rc = child_poll(&slots[j].child, &t->res);
+			if (rc == 0)
+				continue;
+			if (rc < 0) {
+				perror("conformance: waitpid");
+				free(slots);
+				return -1;
+			}
+			read_message(t, slots[j].out, slots[j].err);
+			classify(t);
+			slots[j].test = -1;
+			done++;
+			any = true;
+		}
+		if (!any) {
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(slots);
+	return 0;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void write_reports(const char *outdir, const int *count, double seconds)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/conformance.json", outdir);
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "{\"data_dir\": ");
+		json_string(f, data_dir);
+		fprintf(f, ", \"passed\": %d, \"excluded\": %d, \"unsupported\": %d, \"failed\": %d, \"seconds\": %.1f,\n",
+			count[R_PASS], count[R_EXCLUDED], count[R_UNSUPPORTED], count[R_FAIL], seconds);
+		fprintf(f, " \"tests\": [\n");
+		for (int i = 0; i < n_tests; i++) {
+			const TestRun *t = &tests[i];
+			fprintf(f, "  {\"name\": \"%s\", \"result\": \"%s\", \"how\": \"%s\", \"seconds\": %.3f, \"message\": ",
+				t->name, outcome_name[t->outcome], t->how, t->res.seconds);
+			json_string(f, t->outcome == R_PASS ? "" : t->line);
+			fprintf(f, "}%s\n", i + 1 < n_tests ? "," : "");
+		}
+		fprintf(f, " ]}\n");
+		fclose(f);
+	} else {
+		fprintf(stderr, "conformance: cannot write %s: %s\n", path, strerror(errno));
+	}
+	snprintf(path, sizeof path, "%s/conformance_unsupported.txt", outdir);
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "# node tests that use an op type nnzc does not implement (nnzc exit status 3)\n");
+		for (int i = 0; i < n_tests; i++)
+			if (tests[i].outcome == R_UNSUPPORTED)
+				fprintf(f, "%s\t%s\n", tests[i].name, tests[i].line);
+		fclose(f);
+	} else {
+		fprintf(stderr, "conformance: cannot write %s: %s\n", path, strerror(errno));
+	}
+}
+
+START_TEST(exclusions_are_valid)
+{
+	for (int i = 0; i < n_excl; i++)
+		if (!excl[i].seen)
+			excl_problem("exclusions.txt: '%s' is not a test in the data directory", excl[i].name);
+	ck_assert_msg(excl_errors[0] == '\0', "%s", excl_errors);
+}
+END_TEST
+
+START_TEST(node_test)
+{
+	const TestRun *t = &tests[_i];
+	ck_assert_msg(t->outcome != R_FAIL, "%s: %s: %s", t->name, t->how, t->line);
+}
+END_TEST
+
+int main(void)
+{
+	nnzc = env_or("NNZC", NNZC_PATH);
+	data_dir = env_or("NNZC_NODE_TESTS", DEFAULT_NODE_TESTS);
+	const char *outdir = env_or("NNZC_CONFORMANCE_OUT", NNZC_BINARY_DIR);
+	int jobs = atoi(env_or("NNZC_CONFORMANCE_JOBS", "2"));
+	double timeout = atof(env_or("NNZC_CONFORMANCE_TIMEOUT", "60"));
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > 64)
+		jobs = 64;
+
+	struct stat st;
+	if (stat(data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		printf("conformance: SKIPPED: no node-test data at %s (apt-get install libonnx-testdata)\n", data_dir);
+		return 77;
+	}
+	if (access(nnzc, X_OK) != 0) {
+		fprintf(stderr, "conformance: %s is not executable\n", nnzc);
+		return 1;
+	}
+	load_exclusions(env_or("NNZC_CONFORMANCE_EXCLUSIONS", NNZC_SOURCE_DIR "/tests/conformance/exclusions.txt"));
+	if (list_tests() < 0) {
+		fprintf(stderr, "conformance: cannot read %s: %s\n", data_dir, strerror(errno));
+		return 1;
+	}
+
+	char tmpdir[] = "/tmp/nnzc-conformance-XXXXXX";
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("conformance: mkdtemp");
+		return 1;
+	}
+	printf("conformance: %d tests from %s, %d jobs, %.0f s timeout each\n", n_tests, data_dir, jobs, timeout);
+	double t0 = now_seconds();
+	int rc = run_all(jobs, timeout, tmpdir);
+	double seconds = now_seconds() - t0;
+	remove_tree(tmpdir);
+	if (rc < 0)
+		return 1;
+
+	int count[4] = {0};
+	for (int i = 0; i < n_tests; i++) {
+		const TestRun *t = &tests[i];
+		count[t->outcome]++;
+		if (t->outcome == R_FAIL)
+			printf("FAIL %s (%s): %s\n", t->name, t->how, t->line);
+	}
+	write_reports(outdir, count, seconds);
+	printf("conformance: %.1f s; details in %s/conformance.json\n", seconds, outdir);
+	printf("conformance: %d passed, %d excluded, %d unsupported op, %d failed\n",
+		count[R_PASS], count[R_EXCLUDED], count[R_UNSUPPORTED], count[R_FAIL]);
+	fflush(stdout);
+
+	Suite *s = suite_create("conformance");
+	TCase *tc = tcase_create("node");
+	tcase_add_test(tc, exclusions_are_valid);
+	if (n_tests > 0)
+		tcase_add_loop_test(tc, node_test, 0, n_tests);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	/* One line per failure only: the passes are in conformance.json. */
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	int run = srunner_ntests_run(sr);
+	srunner_free(sr);
+	printf("%d passed, %d failed\n", run - failed, failed);
+	free(tests);
+	free(excl);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+# libFuzzer target for the model loader (tests/fuzz/fuzz_import.c), only with -DNNZC_FUZZ=ON
+# and CC=clang-19. The compiler library is built a second time here with coverage
+# instrumentation and ASan/UBSan, so the rest of the build stays as configured.
+# ctest fuzz.import runs it for 60 s from a seed corpus of node-test models, the example model
+# and the hostile corpus; new inputs go to build/fuzz/corpus, crashes to build/fuzz/.
+if(NOT NNZC_FUZZ)
+  return()
+endif()
+if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  message(FATAL_ERROR "NNZC_FUZZ=ON needs clang (configure with CC=clang-19)")
+endif()
+
+set(FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  -fno-omit-frame-pointer -g)
+add_library(nnzc_fuzz_core STATIC ${NNZC_LIB_SOURCES})
+target_include_directories(nnzc_fuzz_core PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR})
+target_link_libraries(nnzc_fuzz_core PUBLIC onnx_proto m)
+target_compile_options(nnzc_fuzz_core PRIVATE ${FUZZ_FLAGS})
+
+add_executable(fuzz_import ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_import.c)
+target_compile_options(fuzz_import PRIVATE ${FUZZ_FLAGS})
+target_link_options(fuzz_import PRIVATE -fsanitize=fuzzer,address,undefined)
+target_link_libraries(fuzz_import PRIVATE nnzc_fuzz_core)
+
+# Seeds: small node-test models covering the common ops, the example model, the hostile corpus.
+set(FUZZ_DIR ${CMAKE_BINARY_DIR}/fuzz)
+file(MAKE_DIRECTORY ${FUZZ_DIR}/seeds ${FUZZ_DIR}/corpus)
+set(NODE_TESTS /usr/share/libonnx-testdata/data/node)
+foreach(t test_conv_with_strides_padding test_gemm_default_no_bias test_add_bcast
+    test_reshape_negative_dim test_maxpool_2d_pads test_batchnorm_epsilon test_relu
+    test_softmax_axis_1 test_concat_2d_axis_0 test_gather_0 test_constantofshape_float_ones
+    test_slice test_resize_upsample_scales_nearest test_transpose_default test_matmul_2d
+    test_averagepool_2d_pads test_split_equal_parts_1d test_range_int32_type_negative_delta
+    test_pad test_clip test_globalaveragepool test_flatten_axis1 test_unsqueeze_axis_0
+    test_cast_FLOAT_to_FLOAT16 test_where_example test_reduce_mean_default_axes_keepdims_example)
+  if(EXISTS ${NODE_TESTS}/${t}/model.onnx)
+    file(COPY_FILE ${NODE_TESTS}/${t}/model.onnx ${FUZZ_DIR}/seeds/${t}.onnx ONLY_IF_DIFFERENT)
+  endif()
+endforeach()
+if(EXISTS ${CMAKE_SOURCE_DIR}/examples/tinycnn/model.onnx)
+  file(COPY_FILE ${CMAKE_SOURCE_DIR}/examples/tinycnn/model.onnx ${FUZZ_DIR}/seeds/tinycnn.onnx ONLY_IF_DIFFERENT)
+endif()
+file(GLOB HOSTILE_MODELS ${CMAKE_CURRENT_SOURCE_DIR}/hostile/corpus/*.onnx)
+foreach(f ${HOSTILE_MODELS})
+  get_filename_component(n ${f} NAME)
+  file(COPY_FILE ${f} ${FUZZ_DIR}/seeds/hostile_${n} ONLY_IF_DIFFERENT)
+endforeach()
+
+add_test(NAME fuzz.import
+  COMMAND fuzz_import -max_total_time=60 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1
+    -artifact_prefix=${FUZZ_DIR}/ ${FUZZ_DIR}/corpus ${FUZZ_DIR}/seeds)
+set_tests_properties(fuzz.import PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1")
