@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int outfile_open(OutFile *o, const char *path, Diag *d)
@@ -25,8 +26,9 @@ int outfile_open(OutFile *o, const char *path, Diag *d)
 		free(o->tmp_path);
 		o->tmp_path = NULL;
 		outfile_abort(o);
-		return diag_error(d, "%s: cannot create: %s", path, strerror(e));
+		return diag_error(d, "%s: cannot create a temporary file next to it: %s", path, strerror(e));
 	}
+	fchmod(fd, 0644); /* mkstemp makes it 0600; outputs are not secrets */
 	o->f = fdopen(fd, "wb");
 	if (o->f == NULL) {
 		close(fd);
@@ -64,4 +66,16 @@ void outfile_abort(OutFile *o)
 	free(o->tmp_path);
 	free(o->final_path);
 	memset(o, 0, sizeof *o);
+}
+
+int outfile_write_all(const char *path, const void *buf, size_t len, Diag *d)
+{
+	OutFile o;
+	if (outfile_open(&o, path, d) < 0)
+		return -1;
+	if (len && fwrite(buf, 1, len, o.f) != len) {
+		outfile_abort(&o);
+		return diag_error(d, "%s: write failed", path);
+	}
+	return outfile_commit(&o, d);
 }

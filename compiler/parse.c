@@ -213,7 +213,7 @@ static int read_value_name(Parser *P, const char **out)
 	return read_name(P, out, "a value name after '%'");
 }
 
-/* A decimal integer; no strtoll on the raw cursor because it would skip newlines. */
+/* A decimal integer. strtoll only once a digit is known to be here: it would skip newlines. */
 static int read_int(Parser *P, int64_t *out, const char *what)
 {
 	blank(P);

@@ -48,6 +48,7 @@ endforeach()
 
 add_test(NAME fuzz.import
   COMMAND fuzz_import -max_total_time=60 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1
+    -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/onnx.dict
     -artifact_prefix=${FUZZ_DIR}/ ${FUZZ_DIR}/corpus ${FUZZ_DIR}/seeds)
 set_tests_properties(fuzz.import PROPERTIES TIMEOUT 300
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1")

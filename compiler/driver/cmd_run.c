@@ -70,6 +70,12 @@ static int check_set(const Graph *g, const char *set, const DriverOptions *o, Di
 		diag_error(d, "%s: %d output files for %d graph outputs", set, want.n, g->n_outputs);
 		goto out;
 	}
+	for (int i = 0; i < in.n; i++)
+		if (adopt_bf16_bits(&in.t[i], g->inputs[i]->dtype, d) < 0)
+			goto out;
+	for (int i = 0; i < want.n; i++)
+		if (adopt_bf16_bits(&want.t[i], g->outputs[i]->dtype, d) < 0)
+			goto out;
 	got = calloc((size_t)g->n_outputs + 1, sizeof *got);
 	if (got == NULL) {
 		diag_error(d, "out of memory");

@@ -57,5 +57,8 @@ typedef struct TensorList { int n; Tensor *t; char (*names)[256]; } TensorList;
 int read_tensor_files(const char *dir, const char *prefix, TensorList *out, Diag *d);
 void tensor_list_free(TensorList *l);
 int list_test_sets(const char *dir, char ***sets, int *n, Diag *d);
+/* onnx 1.12 writes bfloat16 test tensors as UINT16 bit patterns (numpy has no bfloat16): read
+ * such a tensor as the bf16 values the model declares. */
+int adopt_bf16_bits(Tensor *t, DType declared, Diag *d);
 
 #endif

@@ -77,3 +77,25 @@ int read_tensor_files(const char *dir, const char *prefix, TensorList *out, Diag
 		out->n = i + 1;
 	}
 }
+
+int adopt_bf16_bits(Tensor *t, DType declared, Diag *d)
+{
+	if (declared != DT_BF16 || (t->dtype != DT_U16 && t->dtype != DT_I16))
+		return 0;
+	int64_t n = tensor_numel(t);
+	uint16_t *bits = malloc((size_t)(n > 0 ? n : 1) * sizeof *bits);
+	Tensor f;
+	if (bits == NULL)
+		return diag_error(d, "out of memory");
+	if (tensor_alloc(&f, DT_BF16, &t->shape, d) < 0) {
+		free(bits);
+		return -1;
+	}
+	for (int64_t i = 0; i < n; i++)
+		bits[i] = (uint16_t)((const int64_t *)t->data)[i];
+	dtype_load(DT_BF16, bits, f.data, (size_t)n);
+	free(bits);
+	tensor_free(t);
+	*t = f;
+	return 0;
+}

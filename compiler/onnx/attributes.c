@@ -112,7 +112,9 @@ int attr_get_float(Importer *im, NodeBuild *b, const Onnx__AttributeProto *a, fl
 static int scalar_from_tensor(Importer *im, NodeBuild *b, const Onnx__AttributeProto *a, ScalarAttr *s)
 {
 	char label[300];
-	snprintf(label, sizeof label, "node '%s' (%s): attribute '%s'", b->name, b->np->op_type, a->name);
+	snprintf(label, sizeof label, "node '%.100s' (%.60s): attribute '%.60s'", b->name, b->np->op_type, a->name);
+	if (a->t == NULL)
+		return diag_error(im->d, "%s: has no tensor", label);
 	OnnxTensorInfo info;
 	int rc = onnx_tensor_info(a->t, label, im->dir, &info, im->d);
 	if (rc == 0 && info.numel != 1)

@@ -491,7 +491,7 @@ int onnx_export(const Graph *g, const char *path, Diag *d)
 			rc = diag_error(d, "%s: cannot allocate %zu bytes for the model", path, len);
 		} else {
 			onnx__model_proto__pack(&m, buf);
-			rc = onnx_write_file_atomic(path, buf, len, d);
+			rc = outfile_write_all(path, buf, len, d);
 			free(buf);
 		}
 	} else {

@@ -1,4 +1,4 @@
-/* Files for the ONNX frontend and writer: whole-file reads, atomic writes, a wire-format check
+/* Files for the ONNX frontend and writer: whole-file reads, a wire-format check
  * run before protobuf-c, and external-data files confined to the model's folder. */
 #define _XOPEN_SOURCE 700 /* realpath() is XSI, not in the POSIX base the build asks for */
 #include "onnx_internal.h"
@@ -53,60 +53,6 @@ int onnx_read_file(const char *path, uint8_t **buf, size_t *len, Diag *d)
 	close(fd);
 	*buf = p;
 	*len = n;
-	return 0;
-}
-
-int onnx_write_file_atomic(const char *path, const uint8_t *buf, size_t len, Diag *d)
-{
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	if (tmp == NULL)
-		return diag_error(d, "%s: out of memory", path);
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		int e = errno;
-		free(tmp);
-		return diag_error(d, "%s: cannot create a temporary file next to it: %s", path, strerror(e));
-	}
-	const char *what = NULL;
-	int err = 0;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			err = w < 0 ? errno : EIO;
-			what = "write failed";
-			break;
-		}
-		done += (size_t)w;
-	}
-	/* mkstemp makes the file 0600; a model is not a secret */
-	if (what == NULL && fchmod(fd, 0644) < 0) {
-		err = errno;
-		what = "chmod failed";
-	}
-	if (what == NULL && fsync(fd) < 0) {
-		err = errno;
-		what = "fsync failed";
-	}
-	if (close(fd) < 0 && what == NULL) {
-		err = errno;
-		what = "close failed";
-	}
-	if (what == NULL && rename(tmp, path) < 0) {
-		err = errno;
-		what = "rename failed";
-	}
-	if (what != NULL) {
-		unlink(tmp);
-		free(tmp);
-		return diag_error(d, "%s: %s: %s", path, what, strerror(err));
-	}
-	free(tmp);
 	return 0;
 }
 

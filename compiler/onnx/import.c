@@ -21,6 +21,10 @@
 #define KIND_CONSTANT (-2)
 #define KIND_UPSAMPLE (-3)
 #define KIND_UNSUPPORTED (-1)
+/* Far above any real node; keeps hostile files from making the per-node checks quadratic. */
+#define MAX_NODE_ARITY 65536
+#define MAX_NODE_ATTRS 256
+#define MAX_UNSUPPORTED_TYPES 32
 
 static bool default_domain(const char *dom) { return dom == NULL || dom[0] == '\0' || strcmp(dom, "ai.onnx") == 0; }
 
@@ -157,6 +161,7 @@ static int report_unsupported(Importer *im, const Onnx__ModelProto *m, const Onn
 {
 	Unsupported *u = NULL;
 	int nu = 0;
+	long more_types = 0; /* nodes of op types beyond the first MAX_UNSUPPORTED_TYPES */
 	for (size_t i = 0; i < gp->n_node; i++) {
 		const Onnx__NodeProto *np = gp->node[i];
 		if (node_kind(np) != KIND_UNSUPPORTED)
@@ -166,6 +171,10 @@ static int report_unsupported(Importer *im, const Onnx__ModelProto *m, const Onn
 		for (k = 0; k < nu; k++)
 			if (strcmp(u[k].op_type, op_type_of(np)) == 0 && strcmp(u[k].domain, dom) == 0)
 				break;
+		if (k == nu && nu == MAX_UNSUPPORTED_TYPES) {
+			more_types++;
+			continue;
+		}
 		if (k == nu) {
 			Unsupported *p = realloc(u, (size_t)(nu + 1) * sizeof *u);
 			if (p == NULL) {
@@ -208,6 +217,8 @@ static int report_unsupported(Importer *im, const Onnx__ModelProto *m, const Onn
 		else
 			PUT(", no opset import)");
 	}
+	if (more_types)
+		PUT(", and %ld more nodes of other op types", more_types);
 #undef PUT
 	free(u);
 	if (len >= sizeof msg)
@@ -404,6 +415,10 @@ static int declare_node_outputs(Importer *im, const Onnx__GraphProto *gp, Defs *
 {
 	for (size_t i = 0; i < gp->n_node; i++) {
 		const Onnx__NodeProto *np = gp->node[i];
+		if (np->n_input > MAX_NODE_ARITY || np->n_output > MAX_NODE_ARITY || np->n_attribute > MAX_NODE_ATTRS)
+			return diag_error(im->d, "node '%s' has %zu inputs, %zu outputs and %zu attributes: too many",
+					  node_display_name(im->g->arena, np, (int)i), np->n_input, np->n_output,
+					  np->n_attribute);
 		int n = (int)np->n_output;
 		while (n > 0 && (np->output[n - 1] == NULL || np->output[n - 1][0] == '\0'))
 			n--; /* trailing omitted optional outputs */

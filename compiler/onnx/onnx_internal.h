@@ -1,6 +1,6 @@
 /* Private interface of the ONNX frontend, writer and .pb tensor I/O (compiler/onnx/).
  *
- * files.c        whole-file reads, atomic writes, depth-checked unpacking, external-data files
+ * files.c        whole-file reads, depth-checked unpacking, external-data files
  * tensors.c      TensorProto <-> compute-class payload (shared by initializers, Constant nodes,
  *                tensor attributes, .pb files and the writer)
  * attributes.c   AttributeProto <-> OpAttrs through the op's AttrDesc table
@@ -25,9 +25,6 @@
 
 /* Read a whole file into a malloc'd buffer; an empty file is an error. */
 int onnx_read_file(const char *path, uint8_t **buf, size_t *len, Diag *d);
-/* Write buf to path through a temporary file in the same folder and rename(); on any failure
- * the temporary file is removed and path is left as it was. */
-int onnx_write_file_atomic(const char *path, const uint8_t *buf, size_t len, Diag *d);
 /* true if buf is well-formed protobuf wire data for desc nested at most ONNX_MAX_DEPTH deep */
 bool onnx_wire_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len);
 /* The folder of path ("." if none), malloc'd. */

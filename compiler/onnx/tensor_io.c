@@ -66,7 +66,7 @@ int pb_write_tensor(const char *path, const char *name, const Tensor *t, Diag *d
 			diag_error(d, "%s: out of memory", path);
 		} else {
 			onnx__tensor_proto__pack(&tp, buf);
-			rc = onnx_write_file_atomic(path, buf, len, d);
+			rc = outfile_write_all(path, buf, len, d);
 			free(buf);
 		}
 	} else {

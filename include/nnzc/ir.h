@@ -422,6 +422,7 @@ typedef struct OutFile {
 int outfile_open(OutFile *o, const char *path, Diag *d);
 int outfile_commit(OutFile *o, Diag *d); /* close + rename; on failure the temp file is removed */
 void outfile_abort(OutFile *o);          /* close + remove; safe on a zeroed OutFile */
+int outfile_write_all(const char *path, const void *buf, size_t len, Diag *d);
 
 /* ---------------------------------------------------------------- ONNX frontend (compiler/onnx) */
 

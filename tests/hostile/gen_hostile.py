@@ -180,6 +180,17 @@ def main():
          "huge_constant_of_shape.onnx")
     save_data("huge_constant_of_shape", x_of([1, 4]))
 
+    # --- regressions found by fuzzing (tests/fuzz): keep each minimal
+    # A TENSOR attribute without its tensor: crashed the frontend (NULL TensorProto).
+    cnode = helper.make_node("ConstantOfShape", ["cshape"], ["C"], name="cos_novalue")
+    a = cnode.attribute.add()
+    a.name = "value"
+    a.type = onnx.AttributeProto.TENSOR
+    cshape = numpy_helper.from_array(np.array([2, 2], np.int64), "cshape")
+    save(model([relu, cnode], [fin("X", [1, 4])], [fin("Y", [1, 4]), fin("C", None)], [cshape]),
+         "attr_tensor_missing.onnx")
+    save_data("attr_tensor_missing", x_of([1, 4]))
+
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     print("gen_hostile: wrote %d files into %s" % (n, OUT))
 

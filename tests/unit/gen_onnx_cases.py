@@ -266,3 +266,16 @@ dyn = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 4])
 save("dynamic.onnx", helper.make_graph([relu("x", "y", "r0")], "g", [dyn], [vi("y")]))
 noshape = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
 save("noshape.onnx", helper.make_graph([relu("x", "y", "r0")], "g", [noshape], [vi("y")]))
+
+# ---------------------------------------------------------------- Resize-11 tf_half_pixel_for_nn
+def resize11(name, **attrs):
+    return helper.make_graph([helper.make_node("Resize", ["x", "roi", "sc"], ["y"], name="rz",
+                                               coordinate_transformation_mode="tf_half_pixel_for_nn", **attrs)],
+                             "g", [x4], [vi("y", shape=(1, 2, 6, 8))],
+                             initializer=[tensor("roi", TensorProto.FLOAT, [0]),
+                                          tensor("sc", TensorProto.FLOAT, [4], float_data=[1, 1, 2, 2])])
+
+
+save("resize11_tfnn.onnx", resize11("rz"), opset=11)
+save("resize11_tfnn_floor.onnx", resize11("rz", nearest_mode="floor"), opset=11)
+save("resize11_tfnn_linear.onnx", resize11("rz", mode="linear"), opset=11)

@@ -654,6 +654,17 @@ START_TEST(test_canon_resize)
 		ck_assert_int_eq(n->attr.resize.nearest_mode, NEAREST_FLOOR);
 		graph_free(g);
 	}
+	/* tf_half_pixel_for_nn: half_pixel with the rounding shifted by half a pixel */
+	Graph *g = load("resize11_tfnn.onnx", NULL);
+	Node *n = node(g, "rz");
+	ck_assert_int_eq(n->attr.resize.coordinate_transformation_mode, COORD_HALF_PIXEL);
+	ck_assert_int_eq(n->attr.resize.nearest_mode, NEAREST_CEIL);
+	graph_free(g);
+	g = load("resize11_tfnn_floor.onnx", NULL);
+	ck_assert_int_eq(node(g, "rz")->attr.resize.nearest_mode, NEAREST_ROUND_PREFER_CEIL);
+	graph_free(g);
+	expect_error("resize11_tfnn_linear.onnx", NULL,
+		     "node 'rz' (Resize): coordinate_transformation_mode tf_half_pixel_for_nn is only supported with mode nearest and nearest_mode round_prefer_floor or floor");
 }
 END_TEST
 
@@ -956,6 +967,76 @@ START_TEST(test_export)
 }
 END_TEST
 
+/* opset 18+ forms and IR-only values that opset 17 writes differently, or cannot write */
+START_TEST(test_export_mapping)
+{
+	Graph *g = graph_new("m");
+	Diag d = {0};
+	Value *x = add_input(g, "x", shape_make(2, (int64_t[]){2, 3}));
+	Shape s1 = shape_make(1, (int64_t[]){1}), s2 = shape_make(1, (int64_t[]){2}), s0 = shape_make(1, (int64_t[]){0});
+	Value *pads = graph_add_constant(g, "pads", DT_I64, &s2, &d), *axes = graph_add_constant(g, "axes", DT_I64, &s1, &d);
+	Value *none = graph_add_constant(g, "none", DT_I64, &s0, &d);
+	((int64_t *)pads->data)[0] = 1;
+	((int64_t *)pads->data)[1] = 2;
+	((int64_t *)axes->data)[0] = -1;
+	Node *pad = graph_add_node(g, OP_Pad, "pad", 4, (Value *[]){x, pads, NULL, axes}, 1);
+	set_out(pad, 0, DT_F32, shape_make(2, (int64_t[]){2, 6}));
+	Node *rm = graph_add_node(g, OP_ReduceMax, "max", 2, (Value *[]){pad->out[0], none}, 1);
+	rm->attr.reduce.noop_with_empty_axes = 1;
+	set_out(rm, 0, DT_F32, shape_make(2, (int64_t[]){2, 6}));
+	graph_add_output(g, rm->out[0]);
+	char path[1200];
+	snprintf(path, sizeof path, "%s/mapping.onnx", scratch);
+	ck_assert_msg(onnx_export(g, path, &d) == 0, "%s", d.msg);
+	if (have_onnx_python)
+		ck_assert_msg(python_check(path) == 0, "onnx.checker rejected %s", path);
+	Graph *h = onnx_import(path, NULL, &d);
+	ck_assert_msg(h != NULL, "%s", d.msg);
+	Node *p = node(h, "pad");
+	ck_assert_int_eq(p->n_in, 2);
+	INTS_ARE(p->in[1], DT_I64, 0, 1, 0, 2); /* axes [-1] of rank 2 spelled out */
+	ck_assert_int_eq(node(h, "max")->op, OP_Identity); /* empty axes + noop */
+	graph_free(h);
+
+	/* what opset 17 cannot say */
+	char want[1400];
+	pad->attr.pad.mode = PAD_WRAP;
+	diag_clear(&d);
+	ck_assert_int_eq(onnx_export(g, path, &d), -1);
+	snprintf(want, sizeof want, "%s: node 'pad' (Pad): mode wrap cannot be written for opset 17", path);
+	ck_assert_str_eq(d.msg, want);
+	pad->attr.pad.mode = PAD_CONSTANT;
+	Node *rs = graph_add_node(g, OP_Resize, "rs", 1, &x, 1);
+	rs->attr.resize.antialias = 1;
+	diag_clear(&d);
+	ck_assert_int_eq(onnx_export(g, path, &d), -1);
+	snprintf(want, sizeof want, "%s: node 'rs' (Resize): antialias=1 cannot be written for opset 17", path);
+	ck_assert_str_eq(d.msg, want);
+	rs->attr.resize.antialias = 0;
+	rs->attr.resize.coordinate_transformation_mode = COORD_HALF_PIXEL_SYMMETRIC;
+	diag_clear(&d);
+	ck_assert_int_eq(onnx_export(g, path, &d), -1);
+	snprintf(want, sizeof want,
+		 "%s: node 'rs' (Resize): coordinate_transformation_mode half_pixel_symmetric cannot be written for opset 17", path);
+	ck_assert_str_eq(d.msg, want);
+	rs->dead = true;
+	Node *mean = graph_add_node(g, OP_ReduceMean, "mean", 2, (Value *[]){x, x}, 1);
+	diag_clear(&d);
+	ck_assert_int_eq(onnx_export(g, path, &d), -1);
+	snprintf(want, sizeof want, "%s: node 'mean' (ReduceMean): axes must be a constant to be written for opset 17", path);
+	ck_assert_str_eq(d.msg, want);
+	mean->dead = true;
+	Node *sp = graph_add_node(g, OP_Split, "split", 1, (Value *[]){pad->in[0]}, 4);
+	sp->attr.split.num_outputs = 4;
+	sp->attr.split.axis = 0;
+	diag_clear(&d);
+	ck_assert_int_eq(onnx_export(g, path, &d), -1);
+	snprintf(want, sizeof want, "%s: node 'split' (Split): cannot split 2 into 4 outputs", path);
+	ck_assert_str_eq(d.msg, want);
+	graph_free(g);
+}
+END_TEST
+
 START_TEST(test_export_node_model)
 {
 	/* a real model through import -> export -> checker -> import */
@@ -993,6 +1074,7 @@ static Suite *suite(bool with_cases)
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_pb_roundtrip);
 	tcase_add_test(tc, test_export);
+	tcase_add_test(tc, test_export_mapping);
 	tcase_add_test(tc, test_export_node_model);
 	if (with_cases) {
 		tcase_add_test(tc, test_typed_fields);

@@ -747,11 +747,12 @@ START_TEST(matmul)
 }
 END_TEST
 
-/* Sizes that cross every blocking boundary of the SGEMM (MR=6, NR=32, KC=256, MC=144), with
- * transposed views through Gemm's transA/transB. */
+/* Sizes that cross every blocking boundary of the SGEMM (MR=6, NR=32, KC=256, MC=144) and take
+ * the matrix-vector paths (m or n = 1), with transposed views through Gemm's transA/transB. */
 START_TEST(gemm_blocking)
 {
-	static const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 5}, {150, 70, 300}, {145, 31, 257}, {6, 32, 256}};
+	static const int64_t sizes[][3] = {{1, 1, 1},      {1, 40, 9},      {37, 1, 300}, {7, 33, 5},
+					   {150, 70, 300}, {145, 31, 257}, {6, 32, 256}};
 	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
 		for (int ta = 0; ta < 2; ta++)
 			for (int tb = 0; tb < 2; tb++) {

@@ -91,6 +91,7 @@ static void break_encoding(Base *b)
 static void break_enum_attr(Base *b) { b->pad->attr.pad.mode = 9; }
 static void break_dtype(Base *b) { b->x->dtype = (DType)77; }
 static void break_rank(Base *b) { b->x->shape.rank = 12; }
+static void break_overflow(Base *b) { b->x->shape.dim[0] = INT64_MAX / 2; }
 static void break_elided_nnz(Base *b)
 {
 	static const ElidedPayload el = {.crc32 = 1, .nnz = 7};
@@ -128,6 +129,7 @@ static const struct {
 	{break_enum_attr, "node 'p' (Pad): attribute mode has an invalid value 9"},
 	{break_dtype, "value 'x' has an invalid dtype 77"},
 	{break_rank, "value 'x' has an invalid rank 12"},
+	{break_overflow, "value 'x' has a shape whose element count overflows"},
 	{break_elided_nnz, "constant 'c' claims 7 non-zeros in 6 elements"},
 };
 
