@@ -171,7 +171,8 @@ static int forward_dim(const Node *n, const WinAttrs *a, int i, int nsp, int64_t
 		out++;
 		/* as PyTorch and ONNX Runtime do: the last window must start inside the input or the
 		 * leading padding, never entirely in the trailing padding */
-		if ((out - 1) * s >= in + lo)
+		int64_t start;
+		if (!mul_ok_i64(out - 1, s, &start) || start >= in + lo)
 			out--;
 	}
 	w->out[j] = out;

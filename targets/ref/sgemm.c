@@ -29,6 +29,7 @@
 #define KC 256
 #define MC 144  /* multiple of MR: an A block of 144 KB */
 #define NC 4096 /* multiple of NR: a B block of 4 MB */
+#define DOT_LANES 32
 
 /* NN_CLONES: versions of the micro-kernel for AVX-512, AVX2 and baseline x86-64, picked at
  * load time. NN_NO_SANITIZE: see micro_kernel. Clang (14) cannot combine the two attributes;
@@ -156,12 +157,24 @@ static NN_HOT void gemv(int64_t m, int64_t k, float alpha, const float *restrict
 	for (int64_t i = 0; i < m; i++) {
 		const float *ai = a + i * rs;
 		float s = 0.0f;
-		if (cs == 1 && incx == 1)
-			for (int64_t p = 0; p < k; p++)
+		if (cs == 1 && incx == 1) {
+			/* DOT_LANES partial sums: a vector of independent chains instead of one chain
+			 * bound by the add latency (the compiler may not reorder a float sum itself) */
+			float part[DOT_LANES] = {0};
+			int64_t p = 0;
+			for (; p + DOT_LANES <= k; p += DOT_LANES)
+				for (int l = 0; l < DOT_LANES; l++) {
+					float prod = ai[p + l] * x[p + l];
+					part[l] += prod;
+				}
+			for (int l = 0; l < DOT_LANES; l++)
+				s += part[l];
+			for (; p < k; p++)
 				s += ai[p] * x[p];
-		else
+		} else {
 			for (int64_t p = 0; p < k; p++)
 				s += ai[p * cs] * x[p * incx];
+		}
 		y[i * incy] = alpha * s + (accumulate ? y[i * incy] : 0.0f);
 	}
 }
