@@ -215,7 +215,10 @@ int cmd_run(const DriverOptions *o, Diag *d)
 		return diag_error(d, "--target %s: only the reference interpreter (ref) is available in this build", o->target);
 	if (!o->test_data == !o->n_inputs)
 		return diag_error(d, "run: give either --test-data DIR or -i NAME=FILE.pb... -o OUTDIR");
-	Graph *g = load_and_optimize(o, NULL, NULL, NULL, d);
+	DriverOptions with_shapes = *o;
+	if (o->test_data && note_test_data_shapes(&with_shapes, d) < 0)
+		return -1;
+	Graph *g = load_and_optimize(&with_shapes, NULL, NULL, NULL, d);
 	if (g == NULL)
 		return -1;
 	int rc = o->test_data ? run_test_data(g, o, d) : run_named_inputs(g, o, d);

@@ -34,6 +34,8 @@ typedef struct DriverOptions {
 	int n_inputs;
 	double rtol, atol;
 	int threads, iters;
+	Shape data_shapes[MAX_CLI_INPUTS]; /* shapes of the --test-data inputs, by position */
+	int n_data_shapes;
 } DriverOptions;
 
 /* options.c */
@@ -60,5 +62,7 @@ int list_test_sets(const char *dir, char ***sets, int *n, Diag *d);
 /* onnx 1.12 writes bfloat16 test tensors as UINT16 bit patterns (numpy has no bfloat16): read
  * such a tensor as the bf16 values the model declares. */
 int adopt_bf16_bits(Tensor *t, DType declared, Diag *d);
+/* Record the shapes of the first test set's inputs in o->data_shapes. */
+int note_test_data_shapes(DriverOptions *o, Diag *d);
 
 #endif

@@ -68,7 +68,8 @@ static Graph *load_model(const DriverOptions *o, Diag *d)
 		free(text);
 		return g;
 	}
-	ImportOptions io = {.input_shapes = o->input_shapes, .n_input_shapes = o->n_input_shapes};
+	ImportOptions io = {.input_shapes = o->input_shapes, .n_input_shapes = o->n_input_shapes,
+			    .data_shapes = o->data_shapes, .n_data_shapes = o->n_data_shapes};
 	return onnx_import(o->model, &io, d);
 }
 

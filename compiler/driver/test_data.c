@@ -99,3 +99,23 @@ int adopt_bf16_bits(Tensor *t, DType declared, Diag *d)
 	*t = f;
 	return 0;
 }
+
+int note_test_data_shapes(DriverOptions *o, Diag *d)
+{
+	char **sets;
+	int n_sets;
+	TensorList tl;
+	if (list_test_sets(o->test_data, &sets, &n_sets, d) < 0)
+		return -1;
+	int rc = read_tensor_files(sets[0], "input", &tl, d);
+	for (int i = 0; i < n_sets; i++)
+		free(sets[i]);
+	free(sets);
+	if (rc < 0)
+		return -1;
+	o->n_data_shapes = tl.n < MAX_CLI_INPUTS ? tl.n : MAX_CLI_INPUTS;
+	for (int i = 0; i < o->n_data_shapes; i++)
+		o->data_shapes[i] = tl.t[i].shape;
+	tensor_list_free(&tl);
+	return 0;
+}

@@ -371,6 +371,15 @@ static int apply_input_shapes(Importer *im, const Onnx__GraphProto *gp, const Im
 					  shape_str(&is->shape, sb, sizeof sb));
 		v->shape = is->shape;
 	}
+	for (int i = 0; opt && i < g->n_inputs && i < opt->n_data_shapes; i++) {
+		Value *v = g->inputs[i];
+		const Shape *s = &opt->data_shapes[i];
+		bool fits = !shape_is_static(&v->shape) && (v->shape.rank < 0 || v->shape.rank == s->rank);
+		for (int k = 0; fits && v->shape.rank >= 0 && k < s->rank; k++)
+			fits = v->shape.dim[k] < 0 || v->shape.dim[k] == s->dim[k];
+		if (fits)
+			v->shape = *s; /* a mismatch is left for the run-time input check to report */
+	}
 	/* every later stage works on static shapes */
 	for (int i = 0; i < g->n_inputs; i++) {
 		Value *v = g->inputs[i];

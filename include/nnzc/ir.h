@@ -431,6 +431,10 @@ typedef struct InputShape { const char *name; Shape shape; } InputShape;
 typedef struct ImportOptions {
 	const InputShape *input_shapes; /* --input-shape NAME=D0,D1,... */
 	int n_input_shapes;
+	/* Shapes of actual input data by input position (nnzc run/bench --test-data): they fix the
+	 * dims that the model and --input-shape leave unknown, where they agree with the known ones. */
+	const Shape *data_shapes;
+	int n_data_shapes;
 } ImportOptions;
 
 /* import.c: model file -> Graph in canonical form (see ops.def). All unsupported op types are

@@ -673,7 +673,7 @@ END_TEST
 START_TEST(test_input_shapes)
 {
 	InputShape is = {"x", shape_make(3, (int64_t[]){2, 3, 4})};
-	ImportOptions opt = {&is, 1};
+	ImportOptions opt = {.input_shapes = &is, .n_input_shapes = 1};
 	Graph *g = load("dynamic.onnx", &opt);
 	SHAPE_IS(&g->inputs[0]->shape, 2, 3, 4);
 	graph_free(g);
@@ -693,10 +693,10 @@ START_TEST(test_input_shapes)
 	is.shape = shape_make(3, (int64_t[]){INT64_C(1) << 62, 3, 4});
 	expect_error("dynamic.onnx", &opt, "--input-shape for 'x': the element count of [4611686018427387904,3,4] overflows");
 	InputShape two[2] = {{"x", shape_make(3, (int64_t[]){1, 3, 4})}, {"x", shape_make(3, (int64_t[]){1, 3, 4})}};
-	ImportOptions opt2 = {two, 2};
+	ImportOptions opt2 = {.input_shapes = two, .n_input_shapes = 2};
 	expect_error("dynamic.onnx", &opt2, "--input-shape for 'x': given twice");
 	InputShape init = {"B", shape_make(2, (int64_t[]){2, 3})};
-	ImportOptions opt3 = {&init, 1};
+	ImportOptions opt3 = {.input_shapes = &init, .n_input_shapes = 1};
 	expect_error("init_in_inputs.onnx", &opt3, "--input-shape for 'B': 'B' is an initializer, not a graph input");
 }
 END_TEST
