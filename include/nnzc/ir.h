@@ -553,4 +553,18 @@ int ref_eval_node(const Node *n, Tensor *outputs, Diag *d);
 #include "nnzc/ops.def"
 #undef OP
 
+/* ---------------------------------------------------------------- cpu target (targets/cpu) */
+
+/* memplan.c: where every intermediate tensor lives in the workspace. Needs static shapes. */
+typedef struct MemPlan {
+	int64_t *offset;     /* by value id: byte offset in the workspace, -1 if not planned */
+	int64_t *bytes;      /* by value id: bytes of the tensor (0 if not planned) */
+	int64_t size;        /* workspace bytes (the peak) */
+	int64_t naive_size;  /* bytes without reuse, for reports */
+	int n_buffers;
+} MemPlan;
+
+int memplan_build(const Graph *g, MemPlan *p, Diag *d);
+void memplan_free(MemPlan *p);
+
 #endif
