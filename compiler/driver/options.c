@@ -101,6 +101,7 @@ static int parse_double(const char *s, double *v, const char *opt, Diag *d)
 static int parse_int(const char *s, int lo, int hi, int *v, const char *opt, Diag *d)
 {
 	char *end;
+	*v = lo; /* defined on the error path too */
 	errno = 0;
 	long x = strtol(s, &end, 10);
 	if (end == s || *end || errno || x < lo || x > hi)
@@ -202,7 +203,7 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 			return diag_error(d, "--format: expected text, dot or json, got '%s'", v);
 		return 0;
 	case OPT_ELIDE: {
-		int n;
+		int n = 0;
 		if (parse_int(v, 0, 1 << 30, &n, "elide", d) < 0)
 			return -1;
 		o->elide_above = n;

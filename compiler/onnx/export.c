@@ -306,7 +306,7 @@ static int export_node(Exporter *ex, const Node *n)
 	for (int i = 0; i < n->n_out; i++)
 		outs[i] = n->out[i]->name;
 	const char *skip[4] = {NULL};
-	Onnx__AttributeProto *extra[2];
+	Onnx__AttributeProto *extra[2] = {NULL, NULL};
 	int n_extra = 0;
 	const char *op_type = op_name(n->op);
 

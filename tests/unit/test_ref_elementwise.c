@@ -28,7 +28,7 @@ static Value *ci(Graph *g, DType t, Shape s, const int64_t *v)
 	Diag d = {0};
 	Value *x = graph_add_constant(g, NULL, t, &s, &d);
 	ck_assert_ptr_nonnull(x);
-	if (shape_numel(&s) > 0)
+	if (v != NULL && shape_numel(&s) > 0)
 		memcpy(x->data, v, (size_t)shape_numel(&s) * sizeof(int64_t));
 	return x;
 }
