@@ -51,8 +51,8 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 	if (strcmp(o->target, "ref") != 0)
 		return diag_error(d, "--target %s: only the reference interpreter (ref) is available in this build", o->target);
 	DriverOptions with_shapes = *o;
-	if (o->test_data && note_test_data_shapes(&with_shapes, d) < 0)
-		return -1;
+	if (o->test_data)
+		note_test_data_shapes(&with_shapes);
 	Graph *g = load_and_optimize(&with_shapes, NULL, NULL, NULL, d);
 	if (g == NULL)
 		return -1;

@@ -62,7 +62,8 @@ int list_test_sets(const char *dir, char ***sets, int *n, Diag *d);
 /* onnx 1.12 writes bfloat16 test tensors as UINT16 bit patterns (numpy has no bfloat16): read
  * such a tensor as the bf16 values the model declares. */
 int adopt_bf16_bits(Tensor *t, DType declared, Diag *d);
-/* Record the shapes of the first test set's inputs in o->data_shapes. */
-int note_test_data_shapes(DriverOptions *o, Diag *d);
+/* Record the shapes of the first test set's inputs in o->data_shapes. Best effort: files it
+ * cannot read are reported later, after the model itself has been checked. */
+void note_test_data_shapes(DriverOptions *o);
 
 #endif
