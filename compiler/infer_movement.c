@@ -292,8 +292,9 @@ int infer_unsqueeze(Node *n, Diag *d)
 	if (!known(in[1])) {
 		int64_t k = vec_len(in[1]);
 		if (r >= 0 && k >= 0) {
-			if (r + k > NNZC_MAX_RANK)
-				return node_error(d, n, "output rank %lld exceeds %d", (long long)(r + k), NNZC_MAX_RANK);
+			if (k > NNZC_MAX_RANK - r) /* k comes from a declared shape: never add it first */
+				return node_error(d, n, "%lld axes on a rank-%d input exceed rank %d", (long long)k, r,
+						  NNZC_MAX_RANK);
 			out = shape_make(r + (int)k, NULL);
 		}
 		set_out(n, 0, x->dtype, &out);

@@ -1,8 +1,7 @@
 # ONNX backend node tests through `nnzc run` (tests/conformance/conformance.c).
 # Writes conformance.json and conformance_unsupported.txt into the build directory.
 # NNZC_CONFORMANCE_JOBS=N (default 2) runs N tests in parallel; see the top of conformance.c.
-add_library(nnzc_test_spawn STATIC ${CMAKE_CURRENT_SOURCE_DIR}/conformance/spawn.c)
-target_include_directories(nnzc_test_spawn PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/conformance)
+include(${CMAKE_CURRENT_LIST_DIR}/conformance/spawn.cmake)
 
 add_executable(conformance ${CMAKE_CURRENT_SOURCE_DIR}/conformance/conformance.c)
 target_link_libraries(conformance PRIVATE nnzc_test_spawn PkgConfig::CHECK)

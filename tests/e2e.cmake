@@ -6,6 +6,7 @@
 set(E2E_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with torch, torchvision and onnx for tests/e2e")
 set(E2E_DIR ${CMAKE_BINARY_DIR}/e2e)
 
+include(${CMAKE_CURRENT_LIST_DIR}/conformance/spawn.cmake)
 add_executable(e2e ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.c)
 target_link_libraries(e2e PRIVATE nnzc_test_spawn PkgConfig::CHECK)
 target_compile_definitions(e2e PRIVATE NNZC_PATH="$<TARGET_FILE:nnzc>")

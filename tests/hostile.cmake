@@ -1,6 +1,7 @@
 # Hostile inputs through the CLI (tests/hostile/hostile.c over tests/hostile/cases.txt).
 # The corpus is committed; tests/hostile/gen_hostile.py regenerates it.
 # In a -DNNZC_SANITIZE=ON build nnzc runs under ASan/UBSan and any report fails the case.
+include(${CMAKE_CURRENT_LIST_DIR}/conformance/spawn.cmake)
 add_executable(hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile/hostile.c)
 target_link_libraries(hostile PRIVATE nnzc_test_spawn PkgConfig::CHECK)
 target_compile_definitions(hostile PRIVATE

@@ -48,8 +48,6 @@ static const char *base_name(const char *path)
 
 int cmd_bench(const DriverOptions *o, Diag *d)
 {
-	if (strcmp(o->target, "ref") != 0)
-		return diag_error(d, "--target %s: only the reference interpreter (ref) is available in this build", o->target);
 	DriverOptions with_shapes = *o;
 	if (o->test_data)
 		note_test_data_shapes(&with_shapes);
@@ -57,6 +55,11 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 	if (g == NULL)
 		return -1;
 	int rc = -1;
+	Runner run;
+	if (runner_open(&run, g, o, d) < 0) {
+		graph_free(g);
+		return -1;
+	}
 	Tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in);
 	Tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
 	double *ms = calloc((size_t)o->iters, sizeof *ms);
@@ -87,7 +90,7 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 	}
 	for (int it = -1; it < o->iters; it++) { /* iteration -1 warms up */
 		double t0 = now_ms();
-		if (ref_run(g, inputs, out, d) < 0)
+		if (runner_run(&run, inputs, out, d) < 0)
 			goto done;
 		double t = now_ms() - t0;
 		for (int i = 0; i < g->n_outputs; i++)
@@ -100,11 +103,13 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 		sum += ms[i];
 	qsort(ms, (size_t)o->iters, sizeof *ms, cmp_double);
 	double median = o->iters % 2 ? ms[o->iters / 2] : 0.5 * (ms[o->iters / 2 - 1] + ms[o->iters / 2]);
-	printf("{\"model\": \"%s\", \"target\": \"ref\", \"threads\": 1, \"iters\": %d, \"median_ms\": %.4f, "
+	printf("{\"model\": \"%s\", \"target\": \"%s\", \"threads\": %d, \"iters\": %d, \"median_ms\": %.4f, "
 	       "\"min_ms\": %.4f, \"mean_ms\": %.4f, \"max_ms\": %.4f}\n",
-	       base_name(o->model), o->iters, median, ms[0], sum / o->iters, ms[o->iters - 1]);
+	       base_name(o->model), o->target, run.cpu ? o->threads : 1, o->iters, median, ms[0], sum / o->iters,
+	       ms[o->iters - 1]);
 	rc = 0;
 done:
+	runner_close(&run);
 	if (in)
 		for (int i = 0; i < g->n_inputs; i++)
 			tensor_free(&in[i]);

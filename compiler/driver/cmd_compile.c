@@ -32,20 +32,29 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 	if (o->output == NULL)
 		return diag_error(d, "compile: no output file (-o OUT)");
 	bool to_onnx = strcmp(emit, "onnx") == 0, to_ir = strcmp(emit, "ir") == 0;
-	if (!to_onnx && !to_ir) {
-		if (strcmp(emit, "obj") && strcmp(emit, "asm") && strcmp(emit, "llvm") && strcmp(emit, "shared") &&
-		    strcmp(emit, "accel"))
-			return diag_error(d, "--emit %s: expected obj, asm, llvm, shared, onnx, accel or ir", emit);
-		return diag_error(d, "--emit %s: this build has no %s code generator; use --emit onnx or --emit ir", emit,
-				  strcmp(emit, "accel") == 0 ? "accelerator" : "cpu");
+	static const char *const cpu_emits[] = {"obj", "asm", "llvm", "shared"};
+	int cpu_emit = -1;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(emit, cpu_emits[i]) == 0)
+			cpu_emit = i;
+	if (!to_onnx && !to_ir && cpu_emit < 0) {
+		if (strcmp(emit, "accel") == 0)
+			return diag_error(d, "--emit accel: this build has no accelerator target");
+		return diag_error(d, "--emit %s: expected obj, asm, llvm, shared, onnx, accel or ir", emit);
 	}
+	if (cpu_emit >= 0 && strcmp(o->target, "accel") == 0)
+		return diag_error(d, "--emit %s is a cpu target output", emit);
 	double secs[NNZC_MAX_PIPELINE] = {0};
 	Pipeline ran;
 	Graph *g = load_and_optimize(o, NULL, secs, &ran, d);
 	if (g == NULL)
 		return -1;
 	int rc;
-	if (to_onnx) {
+	if (cpu_emit >= 0) {
+		CpuOptions co = {.cpu = o->cpu, .opt_level = o->opt_level < 0 ? 3 : o->opt_level, .prefix = o->name,
+				 .emit = (CpuEmit)cpu_emit, .output = o->output, .header = o->header};
+		rc = cpu_compile(g, &co, d);
+	} else if (to_onnx) {
 		rc = onnx_export(g, o->output, d);
 	} else {
 		OutFile out;

@@ -50,7 +50,7 @@ static Errors compare(const Tensor *got, const Tensor *want, double rtol, double
 static bool same_class(DType a, DType b) { return dtype_is_float(a) == dtype_is_float(b); }
 
 /* Returns 1 if every output matches, 0 if not, -1 on error. */
-static int check_set(const Graph *g, const char *set, const DriverOptions *o, Diag *d)
+static int check_set(const Graph *g, Runner *run, const char *set, const DriverOptions *o, Diag *d)
 {
 	TensorList in, want;
 	if (read_tensor_files(set, "input", &in, d) < 0)
@@ -81,7 +81,7 @@ static int check_set(const Graph *g, const char *set, const DriverOptions *o, Di
 		diag_error(d, "out of memory");
 		goto out;
 	}
-	if (ref_run(g, in.t, got, d) < 0)
+	if (runner_run(run, in.t, got, d) < 0)
 		goto out;
 	rc = 1;
 	for (int i = 0; i < g->n_outputs; i++) {
@@ -116,7 +116,7 @@ out:
 	return rc;
 }
 
-static int run_test_data(const Graph *g, const DriverOptions *o, Diag *d)
+static int run_test_data(const Graph *g, Runner *run, const DriverOptions *o, Diag *d)
 {
 	char **sets;
 	int n_sets;
@@ -124,7 +124,7 @@ static int run_test_data(const Graph *g, const DriverOptions *o, Diag *d)
 		return -1;
 	int all_ok = 1;
 	for (int i = 0; i < n_sets && all_ok >= 0; i++) {
-		int r = check_set(g, sets[i], o, d);
+		int r = check_set(g, run, sets[i], o, d);
 		if (r < 0)
 			all_ok = -1;
 		else if (r == 0)
@@ -140,7 +140,7 @@ static int run_test_data(const Graph *g, const DriverOptions *o, Diag *d)
 	return all_ok ? 0 : 1;
 }
 
-static int run_named_inputs(const Graph *g, const DriverOptions *o, Diag *d)
+static int run_named_inputs(const Graph *g, Runner *run, const DriverOptions *o, Diag *d)
 {
 	if (o->output == NULL)
 		return diag_error(d, "run: -i needs -o OUTDIR for the outputs");
@@ -172,7 +172,7 @@ static int run_named_inputs(const Graph *g, const DriverOptions *o, Diag *d)
 			diag_error(d, "input '%s' not given (-i %s=FILE.pb)", g->inputs[i]->name, g->inputs[i]->name);
 			goto out;
 		}
-	if (ref_run(g, in, got, d) < 0)
+	if (runner_run(run, in, got, d) < 0)
 		goto out;
 	struct stat st;
 	if (stat(o->output, &st) != 0 && mkdir(o->output, 0777) != 0) {
@@ -211,8 +211,6 @@ out:
 
 int cmd_run(const DriverOptions *o, Diag *d)
 {
-	if (strcmp(o->target, "ref") != 0)
-		return diag_error(d, "--target %s: only the reference interpreter (ref) is available in this build", o->target);
 	if (!o->test_data == !o->n_inputs)
 		return diag_error(d, "run: give either --test-data DIR or -i NAME=FILE.pb... -o OUTDIR");
 	DriverOptions with_shapes = *o;
@@ -221,7 +219,11 @@ int cmd_run(const DriverOptions *o, Diag *d)
 	Graph *g = load_and_optimize(&with_shapes, NULL, NULL, NULL, d);
 	if (g == NULL)
 		return -1;
-	int rc = o->test_data ? run_test_data(g, o, d) : run_named_inputs(g, o, d);
+	Runner run;
+	int rc = runner_open(&run, g, o, d);
+	if (rc == 0)
+		rc = o->test_data ? run_test_data(g, &run, o, d) : run_named_inputs(g, &run, o, d);
+	runner_close(&run);
 	graph_free(g);
 	return rc;
 }

@@ -47,6 +47,16 @@ int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d);
  * for; `stop_after` truncates the pipeline after that pass ("import": none). */
 Graph *load_and_optimize(const DriverOptions *o, const char *stop_after, double *pass_seconds, Pipeline *ran, Diag *d);
 
+/* runner.c: run/bench execute through the target the flags name */
+typedef struct Runner {
+	const Graph *g;
+	CpuModel *cpu; /* NULL: the reference interpreter */
+	int threads;
+} Runner;
+int runner_open(Runner *r, const Graph *g, const DriverOptions *o, Diag *d);
+int runner_run(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d);
+void runner_close(Runner *r);
+
 /* one file per command */
 int cmd_compile(const DriverOptions *o, Diag *d);
 int cmd_run(const DriverOptions *o, Diag *d);

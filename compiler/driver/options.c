@@ -29,7 +29,7 @@ typedef struct OptSpec {
 static const OptSpec specs[] = {
 	{"o", OPT_OUTPUT, true, CMD_COMPILE | CMD_RUN | CMD_DUMP, "output file (run: output folder)"},
 	{"target", OPT_TARGET, true, ALL_COMPILING, "ref | cpu | accel"},
-	{"emit", OPT_EMIT, true, CMD_COMPILE, "onnx | ir (obj|asm|llvm|shared need the cpu target, accel the accel target)"},
+	{"emit", OPT_EMIT, true, CMD_COMPILE, "obj | asm | llvm | shared (cpu target) | onnx | ir"},
 	{"header", OPT_HEADER, true, CMD_COMPILE, "generated C header (cpu target)"},
 	{"name", OPT_NAME, true, CMD_COMPILE, "prefix of generated entry points (cpu target)"},
 	{"cpu", OPT_CPU, true, ALL_COMPILING, "LLVM CPU name or generic (cpu target)"},
@@ -47,7 +47,7 @@ static const OptSpec specs[] = {
 	{"i", OPT_INPUT, true, CMD_RUN | CMD_BENCH, "NAME=FILE.pb: one input tensor (repeatable)"},
 	{"rtol", OPT_RTOL, true, CMD_RUN, "relative tolerance (default 1e-3)"},
 	{"atol", OPT_ATOL, true, CMD_RUN, "absolute tolerance (default 1e-5)"},
-	{"threads", OPT_THREADS, true, CMD_RUN | CMD_BENCH, "worker threads"},
+	{"threads", OPT_THREADS, true, CMD_RUN | CMD_BENCH, "worker threads (cpu target; 0: all CPUs)"},
 	{"iters", OPT_ITERS, true, CMD_BENCH, "timed iterations (default 20)"},
 	{"after", OPT_AFTER, true, CMD_DUMP, "PASS|import: stop the pipeline after PASS"},
 	{"format", OPT_FORMAT, true, CMD_DUMP | CMD_COMPILE | CMD_RUN, "text | dot | json (dumps)"},
@@ -189,7 +189,7 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 	}
 	case OPT_RTOL: return parse_double(v, &o->rtol, "rtol", d);
 	case OPT_ATOL: return parse_double(v, &o->atol, "atol", d);
-	case OPT_THREADS: return parse_int(v, 1, 1024, &o->threads, "threads", d);
+	case OPT_THREADS: return parse_int(v, 0, 1024, &o->threads, "threads", d);
 	case OPT_ITERS: return parse_int(v, 1, 1000000, &o->iters, "iters", d);
 	case OPT_AFTER: o->after = v; return 0;
 	case OPT_FORMAT:

@@ -553,9 +553,9 @@ int ref_eval_node(const Node *n, Tensor *outputs, Diag *d);
 #include "nnzc/ops.def"
 #undef OP
 
-/* ---------------------------------------------------------------- cpu target (targets/cpu) */
+/* ---------------------------------------------------------------- memory planning (memplan.c) */
 
-/* memplan.c: where every intermediate tensor lives in the workspace. Needs static shapes. */
+/* Where every intermediate tensor lives in one workspace. Needs static shapes. */
 typedef struct MemPlan {
 	int64_t *offset;     /* by value id: byte offset in the workspace, -1 if not planned */
 	int64_t *bytes;      /* by value id: bytes of the tensor (0 if not planned) */
@@ -566,5 +566,28 @@ typedef struct MemPlan {
 
 int memplan_build(const Graph *g, MemPlan *p, Diag *d);
 void memplan_free(MemPlan *p);
+
+/* ---------------------------------------------------------------- cpu target (targets/cpu, library nnzc_cpu) */
+
+typedef enum CpuEmit { CPU_EMIT_OBJ, CPU_EMIT_ASM, CPU_EMIT_LLVM, CPU_EMIT_SHARED } CpuEmit;
+
+typedef struct CpuOptions {
+	const char *cpu;          /* NULL: the host CPU; "generic": portable x86-64; else an LLVM CPU name */
+	int opt_level;            /* 0..3 */
+	const char *prefix;       /* entry-point prefix (--name) */
+	CpuEmit emit;
+	const char *output;       /* the .o / .s / .ll / .so */
+	const char *header;       /* generated C header, or NULL */
+} CpuOptions;
+
+/* codegen.c: the optimised, statically shaped graph -> native code (and its header). */
+int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d);
+
+/* jit.c: compile to a shared object in a temporary folder and load it (nnzc run/bench). */
+typedef struct CpuModel CpuModel;
+CpuModel *cpu_load(const Graph *g, const CpuOptions *opt, Diag *d);
+/* inputs/outputs in graph order and compute class, like ref_run; outputs allocated here */
+int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d);
+void cpu_model_free(CpuModel *m);
 
 #endif

@@ -57,6 +57,7 @@ typedef struct TestRun {
 	char how[64];    /* "exit 1", "signal 11 (...)" */
 	char line[1024]; /* the last stderr line, or the last stdout lines if stderr was empty */
 	bool sanitizer;  /* stderr holds an ASan/UBSan/LSan report: a failure whatever the status */
+	bool said_pass;  /* the last stdout line is PASS */
 } TestRun;
 
 static const char *nnzc;
@@ -215,6 +216,11 @@ static void read_message(TestRun *t, const char *out_path, const char *err_path)
 		t->line[n] = '\0';
 		t->sanitizer = true;
 	}
+	if (out != NULL) {
+		char last[16];
+		last_line(out, last, sizeof last);
+		t->said_pass = strcmp(last, "PASS") == 0;
+	}
 	if (t->line[0] == '\0' && out != NULL) {
 		char last[500], prev[500];
 		last_line(out, last, sizeof last);
@@ -241,6 +247,9 @@ static void classify(TestRun *t)
 	else if (r->status == 0 && x != NULL) {
 		t->outcome = R_FAIL;
 		snprintf(t->line, sizeof t->line, "unexpected pass: remove it from exclusions.txt (%s)", x->reason);
+	} else if (r->status == 0 && !t->said_pass) {
+		t->outcome = R_FAIL;
+		snprintf(t->line, sizeof t->line, "exit 0 but the last stdout line is not PASS");
 	} else if (r->status == 0)
 		t->outcome = R_PASS;
 	else if (r->status == 3)
@@ -340,8 +349,11 @@ static void write_reports(const char *outdir, const int *count, double seconds)
 		fprintf(f, " \"tests\": [\n");
 		for (int i = 0; i < n_tests; i++) {
 			const TestRun *t = &tests[i];
-			fprintf(f, "  {\"name\": \"%s\", \"result\": \"%s\", \"how\": \"%s\", \"seconds\": %.3f, \"message\": ",
-				t->name, outcome_name[t->outcome], t->how, t->res.seconds);
+			fprintf(f, "  {\"name\": ");
+			json_string(f, t->name);
+			fprintf(f, ", \"result\": \"%s\", \"how\": ", outcome_name[t->outcome]);
+			json_string(f, t->how);
+			fprintf(f, ", \"seconds\": %.3f, \"message\": ", t->res.seconds);
 			json_string(f, t->outcome == R_PASS ? "" : t->line);
 			fprintf(f, "}%s\n", i + 1 < n_tests ? "," : "");
 		}

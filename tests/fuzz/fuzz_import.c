@@ -1,6 +1,7 @@
 /* libFuzzer target for the model loader: bytes -> onnx_import_buffer -> the default pipeline
  * -> graph_print, freeing everything. Any input may be rejected with a diagnostic; what must
  * never happen is a crash, a sanitizer report, a leak, a hang or an absurd allocation.
+ * Mutations: onnx_mutator.c (field-level changes to decoded models, and libFuzzer's own).
  *
  * Built only with -DNNZC_FUZZ=ON and CC=clang-19 (tests/fuzz.cmake); run as ctest fuzz.import
  * or by hand: build-fuzz/bin/fuzz_import -max_total_time=600 CORPUS_DIR SEED_DIR */

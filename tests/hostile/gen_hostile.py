@@ -58,6 +58,17 @@ def external_tensor(name, dims, location, length):
     return t
 
 
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
 def save(m, fname):
     # No onnx.checker here: several models are deliberately invalid.
     with open(os.path.join(OUT, fname), "wb") as f:
@@ -180,6 +191,62 @@ def main():
          "huge_constant_of_shape.onnx")
     save_data("huge_constant_of_shape", x_of([1, 4]))
 
+    # --- indices, steps, permutations and sizes that only make sense within limits
+    gx = numpy_helper.from_array(np.array([7], np.int64), "idx")
+    gnode = helper.make_node("Gather", ["X", "idx"], ["Y"], name="gather_oob", axis=1)
+    save(model([gnode], [fin("X", [1, 4])], [fin("Y", None)], [gx]), "gather_out_of_range.onnx")
+    save_data("gather_out_of_range", x_of([1, 4]))
+    # the same at run time: indices computed from the input (X*100 = 0, 12, 25, 37), so only the
+    # interpreter's bounds check can catch it
+    hundred = numpy_helper.from_array(np.array(100, np.float32), "hundred")
+    table = numpy_helper.from_array(np.arange(4, dtype=np.float32), "table")
+    rt = [helper.make_node("Mul", ["X", "hundred"], ["X100"], name="scale"),
+          helper.make_node("Cast", ["X100"], ["I"], name="to_index", to=TensorProto.INT64),
+          helper.make_node("Gather", ["table", "I"], ["Y"], name="gather_runtime_oob", axis=0)]
+    save(model(rt, [fin("X", [1, 4])], [fin("Y", [1, 4])], [hundred, table]), "gather_runtime_oob.onnx")
+    save_data("gather_runtime_oob", x_of([1, 4]))
+    sl = [numpy_helper.from_array(np.array(v, np.int64), n)
+          for n, v in (("starts", [0]), ("ends", [4]), ("axes", [1]), ("steps", [0]))]
+    snode = helper.make_node("Slice", ["X", "starts", "ends", "axes", "steps"], ["Y"], name="slice_step0")
+    save(model([snode], [fin("X", [1, 4])], [fin("Y", None)], sl), "slice_zero_step.onnx")
+    save_data("slice_zero_step", x_of([1, 4]))
+    tnode = helper.make_node("Transpose", ["X"], ["Y"], name="transpose_dup", perm=[1, 1])
+    save(model([tnode], [fin("X", [1, 4])], [fin("Y", None)]), "transpose_bad_perm.onnx")
+    save_data("transpose_bad_perm", x_of([1, 4]))
+    eshape = numpy_helper.from_array(np.array([1 << 30, 1 << 30, 4], np.int64), "eshape")
+    enode = helper.make_node("Expand", ["X", "eshape"], ["Y"], name="expand_huge")
+    save(model([enode], [fin("X", [1, 4])], [fin("Y", None)], [eshape]), "expand_huge.onnx")
+    save_data("expand_huge", x_of([1, 4]))
+    reps = numpy_helper.from_array(np.array([1 << 62, 4], np.int64), "reps")
+    tile = helper.make_node("Tile", ["X", "reps"], ["Y"], name="tile_overflow")
+    save(model([tile], [fin("X", [1, 4])], [fin("Y", None)], [reps]), "tile_overflow.onnx")
+    save_data("tile_overflow", x_of([1, 4]))
+
+    # --- a valid model with bad input files: only `nnzc run` reads them
+    relu_m = model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [fin("X", [1, 4])], [fin("Y", [1, 4])])
+    save(relu_m, "input_truncated.onnx")
+    save_data("input_truncated", x_of([1, 4]))
+    p = os.path.join(OUT, "input_truncated.data", "test_data_set_0", "input_0.pb")
+    blob = open(p, "rb").read()
+    with open(p, "wb") as f:
+        f.write(blob[:-5])
+    save(relu_m, "input_wrong_shape.onnx")
+    save_data("input_wrong_shape", x_of([2, 3]))
+
+    # --- protobuf nesting far deeper than any model: a graph attribute holding a node holding a
+    # graph attribute ... 3000 levels. A recursive decoder must not overflow its stack.
+    inner = b""
+    for _ in range(3000):
+        node = b"\x22\x02If" + b"\x2a" + varint(len(b"\x0a\x01g\x32" + varint(len(inner)) + inner)) + \
+            b"\x0a\x01g\x32" + varint(len(inner)) + inner
+        inner = b"\x0a" + varint(len(node)) + node  # GraphProto.node
+    m = onnx.ModelProto()
+    m.ir_version = 8
+    m.opset_import.add().version = OPSET
+    blob = m.SerializeToString() + b"\x3a" + varint(len(inner)) + inner  # ModelProto.graph
+    with open(os.path.join(OUT, "deep_nesting.onnx"), "wb") as f:
+        f.write(blob)
+
     # --- regressions found by fuzzing (tests/fuzz): keep each minimal
     # A TENSOR attribute without its tensor: crashed the frontend (NULL TensorProto).
     cnode = helper.make_node("ConstantOfShape", ["cshape"], ["C"], name="cos_novalue")
@@ -190,6 +257,29 @@ def main():
     save(model([relu, cnode], [fin("X", [1, 4])], [fin("Y", [1, 4]), fin("C", None)], [cshape]),
          "attr_tensor_missing.onnx")
     save_data("attr_tensor_missing", x_of([1, 4]))
+
+    # An axes input declared with 2^63-1 elements: rank arithmetic overflowed in Unsqueeze
+    # inference (UBSan: signed overflow in infer_unsqueeze).
+    unode = helper.make_node("Unsqueeze", ["X", "A"], ["Y"], name="unsqueeze_huge_axes")
+    save(model([unode], [fin("X", [3, 4, 5]), helper.make_tensor_value_info("A", TensorProto.INT64, [(1 << 63) - 1])],
+               [fin("Y", None)]), "unsqueeze_huge_axes.onnx")
+    save_data("unsqueeze_huge_axes", x_of([3, 4, 5]))
+
+    # A tensor with no elements whose other dims multiply past int64 (legal ONNX; numpy refuses
+    # it): stride arithmetic overflowed in the elementwise kernels (UBSan in
+    # targets/ref/loop.c), both when shape-infer folds Z+Z and when run evaluates Z*X. Either a
+    # clean error or an empty result is right (cases.txt status 0|1).
+    zdims = [0, 1 << 40, 1 << 34]
+    z = raw_tensor("Z", zdims, b"")
+    enodes = [helper.make_node("Add", ["Z", "Z"], ["Y1"], name="add_empty_huge"),
+              helper.make_node("Mul", ["Z", "X"], ["Y2"], name="mul_empty_huge")]
+    save(model(enodes, [fin("X", [1])], [fin("Y1", zdims), fin("Y2", zdims)], [z]), "empty_huge_dims.onnx")
+    d = os.path.join(OUT, "empty_huge_dims.data", "test_data_set_0")
+    os.makedirs(d)
+    for fname, t in (("input_0.pb", numpy_helper.from_array(np.ones((1,), np.float32), "X")),
+                     ("output_0.pb", raw_tensor("Y1", zdims, b"")), ("output_1.pb", raw_tensor("Y2", zdims, b""))):
+        with open(os.path.join(d, fname), "wb") as f:
+            f.write(t.SerializeToString())
 
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     print("gen_hostile: wrote %d files into %s" % (n, OUT))

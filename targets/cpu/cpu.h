@@ -1,0 +1,113 @@
+/* The cpu target's private vocabulary: the code generation context, the IR-building helpers
+ * every op emitter uses, and the emitter table.
+ *
+ * Shape of the generated code (docs/abi.md has the user's view):
+ *   - every constant is a private global holding its compute-class bytes (64-byte aligned);
+ *   - every other tensor lives at a fixed offset of one workspace (compiler/memplan.c), or in
+ *     the caller's input/output buffers;
+ *   - each node becomes one or more *task functions* `void task(ptr bufs, i64 begin, i64 end)`
+ *     that do iterations [begin, end) of the node's parallel loop; `bufs` is the array of tensor
+ *     pointers the entry point fills (slot per non-constant value);
+ *   - the entry point calls every node's tasks in order through nnzrt_parallel_for, which splits
+ *     the iteration space over the runtime's thread pool.
+ * Emitters build IR with mutable locals in allocas (cg_var) and let the optimiser promote them to
+ * registers; that keeps the emitters readable and costs nothing after -O2. */
+#ifndef NNZC_CPU_H
+#define NNZC_CPU_H
+
+#include "nnzc/ir.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+typedef struct Cg {
+	const Graph *g;
+	const CpuOptions *opt;
+	Diag *d;
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMBuilderRef b;
+	LLVMTargetMachineRef tm;
+
+	LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_f32, t_f64, t_ptr;
+	LLVMTypeRef t_task;     /* void (ptr bufs, i64 begin, i64 end) */
+	int vlen;               /* f32 lanes of the preferred vector: 16 (AVX-512), 8 (AVX2), 4 (SSE) */
+
+	MemPlan plan;
+	int *slot;              /* by value id: index into bufs, -1 for constants */
+	int n_slots;
+	LLVMValueRef *global;   /* by value id: the constant's global, or NULL */
+	int node_index;         /* node being emitted, for function names */
+	int task_counter;
+
+	/* set while a task function is being built */
+	LLVMValueRef fn, bufs, begin, end;
+	LLVMBasicBlockRef entry_block;
+} Cg;
+
+/* What an emitter produced for one node: tasks called in order, each over [0, n). */
+#define CG_MAX_TASKS 4
+typedef struct NodeCode {
+	int n_tasks;
+	LLVMValueRef task[CG_MAX_TASKS];
+	int64_t iterations[CG_MAX_TASKS];
+} NodeCode;
+
+typedef int (*EmitFn)(Cg *cg, const Node *n, NodeCode *code);
+
+/* ---------------------------------------------------------------- builder.c */
+
+LLVMValueRef cg_i64(Cg *cg, int64_t v);
+LLVMValueRef cg_i32(Cg *cg, int32_t v);
+LLVMValueRef cg_f32(Cg *cg, float v);
+LLVMTypeRef cg_vec(Cg *cg, LLVMTypeRef elem, int lanes);
+LLVMTypeRef cg_elem_type(Cg *cg, DType t); /* compute-class element type: float or i64 */
+
+/* Start a task function for the current node; the builder is left in its body. Returns it. */
+LLVMValueRef cg_task_begin(Cg *cg, const char *what);
+void cg_task_end(Cg *cg);
+/* The data pointer of value v inside the current task (a global for constants). */
+LLVMValueRef cg_ptr(Cg *cg, const Value *v);
+/* A mutable local (alloca in the entry block), optionally initialised. */
+LLVMValueRef cg_var(Cg *cg, LLVMTypeRef t, LLVMValueRef init, const char *name);
+
+/* Counted loop: for (iv = lo; iv < hi; iv += step). cg_for returns iv (an i64). */
+typedef struct Loop {
+	LLVMValueRef var, iv, step, hi;
+	LLVMBasicBlockRef cond, body, exit;
+} Loop;
+LLVMValueRef cg_for(Cg *cg, Loop *l, LLVMValueRef lo, LLVMValueRef hi, int64_t step, const char *name);
+void cg_for_end(Cg *cg, Loop *l);
+
+/* if (cond) { ... } [else { ... }] */
+typedef struct IfBlock { LLVMBasicBlockRef then_bb, else_bb, merge; } IfBlock;
+void cg_if(Cg *cg, IfBlock *ib, LLVMValueRef cond, bool with_else);
+void cg_else(Cg *cg, IfBlock *ib);
+void cg_if_end(Cg *cg, IfBlock *ib);
+
+/* element-typed addressing, loads and stores (elem: t_f32, t_i64, or a vector type) */
+LLVMValueRef cg_gep(Cg *cg, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef index);
+LLVMValueRef cg_load(Cg *cg, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef index);
+void cg_store(Cg *cg, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index);
+LLVMValueRef cg_splat(Cg *cg, LLVMValueRef scalar, int lanes);
+/* call an overloaded intrinsic such as "llvm.fma" or "llvm.maxnum" on type t */
+LLVMValueRef cg_intrinsic(Cg *cg, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
+/* declare (once) and call an external function */
+LLVMValueRef cg_call_extern(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n_params,
+			    LLVMValueRef *args);
+
+/* ---------------------------------------------------------------- emitters (emit_*.c) */
+
+int emit_elementwise(Cg *cg, const Node *n, NodeCode *code);
+int emit_copy(Cg *cg, const Node *n, NodeCode *code);
+
+/* codegen.c: the table; NULL entries are ops this target cannot compile */
+EmitFn cpu_emitter(Op op);
+
+/* header.c */
+int cpu_write_header(const Graph *g, const CpuOptions *opt, int64_t workspace, Diag *d);
+/* the entry-point prefix: --name, else derived from the output file name */
+void cpu_prefix(const CpuOptions *opt, char *buf, size_t cap);
+
+#endif
