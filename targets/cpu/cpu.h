@@ -101,6 +101,33 @@ LLVMValueRef cg_call_extern(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeR
 
 int emit_elementwise(Cg *cg, const Node *n, NodeCode *code);
 int emit_copy(Cg *cg, const Node *n, NodeCode *code);
+int emit_arg_reduce(Cg *cg, const Node *n, NodeCode *code);
+int emit_batch_norm(Cg *cg, const Node *n, NodeCode *code);
+int emit_cast(Cg *cg, const Node *n, NodeCode *code);
+int emit_clip(Cg *cg, const Node *n, NodeCode *code);
+int emit_concat(Cg *cg, const Node *n, NodeCode *code);
+int emit_constant_of_shape(Cg *cg, const Node *n, NodeCode *code);
+int emit_conv(Cg *cg, const Node *n, NodeCode *code);
+int emit_conv_transpose(Cg *cg, const Node *n, NodeCode *code);
+int emit_expand(Cg *cg, const Node *n, NodeCode *code);
+int emit_gather(Cg *cg, const Node *n, NodeCode *code);
+int emit_gemm(Cg *cg, const Node *n, NodeCode *code);
+int emit_global_pool(Cg *cg, const Node *n, NodeCode *code);
+int emit_instance_norm(Cg *cg, const Node *n, NodeCode *code);
+int emit_layer_norm(Cg *cg, const Node *n, NodeCode *code);
+int emit_matmul(Cg *cg, const Node *n, NodeCode *code);
+int emit_pad(Cg *cg, const Node *n, NodeCode *code);
+int emit_pool(Cg *cg, const Node *n, NodeCode *code);
+int emit_range(Cg *cg, const Node *n, NodeCode *code);
+int emit_reduce(Cg *cg, const Node *n, NodeCode *code);
+int emit_resize(Cg *cg, const Node *n, NodeCode *code);
+int emit_shape_op(Cg *cg, const Node *n, NodeCode *code);
+int emit_slice(Cg *cg, const Node *n, NodeCode *code);
+int emit_softmax(Cg *cg, const Node *n, NodeCode *code);
+int emit_split(Cg *cg, const Node *n, NodeCode *code);
+int emit_tile(Cg *cg, const Node *n, NodeCode *code);
+int emit_transpose(Cg *cg, const Node *n, NodeCode *code);
+int emit_where(Cg *cg, const Node *n, NodeCode *code);
 
 /* codegen.c: the table; NULL entries are ops this target cannot compile */
 EmitFn cpu_emitter(Op op);

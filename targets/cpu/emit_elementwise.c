@@ -165,20 +165,27 @@ static LLVMValueRef apply(Cg *cg, const Node *n, LLVMTypeRef t, LLVMValueRef *a)
 	}
 }
 
-static bool op_supported(const Node *n)
+/* 1: compiled for this dtype, 0: not for this dtype, -1: not an op this file compiles yet */
+static int op_supported(const Node *n)
 {
 	bool fp = dtype_is_float(n->out[0]->dtype);
 	switch (n->op) {
 	case OP_Relu: case OP_Neg: case OP_Abs: case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Max: case OP_Min:
-		return true;
-	default:
+		return 1;
+	case OP_LeakyRelu: case OP_HardSigmoid: case OP_HardSwish: case OP_Sqrt: case OP_Reciprocal: case OP_Exp:
+	case OP_Log: case OP_Tanh: case OP_Sigmoid:
 		return fp;
+	default:
+		return -1;
 	}
 }
 
 int emit_elementwise(Cg *cg, const Node *n, NodeCode *code)
 {
-	if (!op_supported(n))
+	int ok = op_supported(n);
+	if (ok < 0)
+		return node_error(cg->d, n, "the cpu target cannot compile this op yet");
+	if (ok == 0)
 		return node_error(cg->d, n, "the cpu target computes this op on floats only, not %s",
 				  dtype_name(n->out[0]->dtype));
 	if (n->n_in > MAX_OPERANDS)

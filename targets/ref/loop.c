@@ -19,7 +19,10 @@ void loop_set_contiguous(Loop *L, int k)
 	int64_t s = 1;
 	for (int i = L->rank - 1; i >= 0; i--) {
 		L->stride[k][i] = s;
-		s *= L->dim[i]; /* cannot overflow: the caller allocated a tensor of this shape */
+		/* an allocated tensor's strides fit in int64 unless it has no elements at all (a 0 dim
+		 * beside huge ones); then no stride is ever used, so stop growing them */
+		if (__builtin_mul_overflow(s, L->dim[i], &s))
+			s = 0;
 	}
 }
 
@@ -38,7 +41,8 @@ bool loop_set_broadcast(Loop *L, int k, const Shape *s)
 		} else {
 			return false;
 		}
-		st *= dim;
+		if (__builtin_mul_overflow(st, dim, &st)) /* only for empty tensors, see above */
+			st = 0;
 	}
 	return true;
 }
