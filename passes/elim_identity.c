@@ -5,7 +5,7 @@
  * nodes simply stay).
  * Does: removes Identity; Dropout in inference mode (training_mode absent or constant false),
  * whose used mask output becomes a constant all-true bool tensor (the node stays if the mask's
- * shape is not static); Cast to the input's own dtype; Reshape, Flatten, Squeeze, Unsqueeze
+ * shape is not static or it has more than 64 Ki elements); Cast to the input's own dtype; Reshape, Flatten, Squeeze, Unsqueeze
  * whose output shape equals the input shape; Transpose whose perm is the identity.
  * Removing node `out = N(in)` normally points every reader of `out` at `in`. When `out` is a
  * graph output its name must survive (users bind outputs by name), so instead the producer of
@@ -102,6 +102,8 @@ static void forward(Graph *g, Value *out, Value *in)
 	graph_replace_uses(g, in, out);
 }
 
+#define MAX_MASK_CONSTANT ((int64_t)1 << 16)
+
 /* The Dropout mask of an inference-mode Dropout is all true: make the mask value itself a
  * constant, so that its name (possibly a graph output's) survives. */
 static int mask_to_constant(Graph *g, Value *mask, const Value *x, Diag *d)
@@ -132,7 +134,10 @@ int pass_elim_identity(Graph *g, const PassOptions *opt, Diag *d)
 		if (!can_forward(g, out, in))
 			continue;
 		Value *mask = n->op == OP_Dropout && n->n_out > 1 ? n->out[1] : NULL;
-		if (mask && uses[mask->id] > 0 && !shape_is_static(&in->shape))
+		/* a used mask becomes a constant only when it is small: a model should not grow by a
+		 * tensor of ones; a big one stays computed by the Dropout */
+		int64_t mask_numel = shape_numel(&in->shape);
+		if (mask && uses[mask->id] > 0 && (mask_numel < 0 || mask_numel > MAX_MASK_CONSTANT))
 			continue;
 		n->dead = true;
 		if (mask && uses[mask->id] > 0 && mask_to_constant(g, mask, in, d) < 0) {

@@ -51,4 +51,4 @@ add_test(NAME fuzz.import
     -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/onnx.dict
     -artifact_prefix=${FUZZ_DIR}/ ${FUZZ_DIR}/corpus ${FUZZ_DIR}/seeds)
 set_tests_properties(fuzz.import PROPERTIES TIMEOUT 300
-  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1")
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1;UBSAN_OPTIONS=print_stacktrace=1")

@@ -30,7 +30,17 @@ static inline void valid_range(int64_t count, int64_t stride, int64_t off, int64
 	*hi = b > a ? b : a;
 }
 
-static int64_t spatial_size(const int64_t *v) { return v[0] * v[1] * v[2]; }
+/* Product of the three spatial sizes. A tensor with data bounds it, except an empty one whose
+ * other dims may be huge: a zero anywhere gives 0 before anything can overflow. */
+static int64_t spatial_size(const int64_t *v)
+{
+	if (v[0] == 0 || v[1] == 0 || v[2] == 0)
+		return 0;
+	int64_t p;
+	if (!mul_ok_i64(v[0], v[1], &p) || !mul_ok_i64(p, v[2], &p))
+		return INT64_MAX; /* only for shapes no tensor in memory can have; callers bail out */
+	return p;
+}
 
 /* ---------------------------------------------------------------- Conv */
 
@@ -134,7 +144,11 @@ static int conv_run(const Node *n, const ConvAttrs *ca, const Activation *act, T
 		return -1;
 	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = wt->shape.dim[0], g = ca->group;
 	int64_t cg = c / g, mg = m / g, isz = spatial_size(w.in), osz = spatial_size(w.out), ksz = spatial_size(w.kernel);
-	int64_t kk = cg * ksz; /* reduction length: a row of W */
+	int64_t kk; /* reduction length: a row of W */
+	if (tensor_numel(y) == 0)
+		return 0; /* nothing to compute, and im2col of an empty-weights conv could be huge */
+	if (!mul_ok_i64(cg, ksz, &kk) || isz == INT64_MAX || osz == INT64_MAX)
+		return node_error(d, n, "sizes overflow");
 	if (wt->shape.dim[1] != cg)
 		return node_error(d, n, "weight expects %lld channels per group, input has %lld at run time",
 				  (long long)wt->shape.dim[1], (long long)cg);
