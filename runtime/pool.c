@@ -91,7 +91,7 @@ struct nnzrt_pool {
 	_Atomic int caller_waiting;             /* the caller is blocked, or about to, on done_cv */
 };
 
-/* Set in worker threads for their whole life and in the caller while it runs its own chunk: a
+/* Set in worker threads for their whole life and in the caller while it runs chunks: a
  * parallel_for issued from inside a task then runs inline instead of fanning out again, which
  * would oversubscribe the CPUs and, on the same pool, deadlock. */
 static _Thread_local int in_task;

@@ -366,6 +366,23 @@ START_TEST(pool_default)
 }
 END_TEST
 
+START_TEST(pool_shared_by_thread_count)
+{
+	ck_assert_ptr_null(nnzrt_shared_pool(1));
+	ck_assert_ptr_eq(nnzrt_shared_pool(0), nnzrt_default_pool());
+	ck_assert_ptr_eq(nnzrt_shared_pool(-3), nnzrt_default_pool());
+	nnzrt_pool *p2 = nnzrt_shared_pool(2), *p3 = nnzrt_shared_pool(3);
+	ck_assert_ptr_nonnull(p2);
+	ck_assert_ptr_nonnull(p3);
+	ck_assert_ptr_ne(p2, p3);
+	ck_assert_ptr_eq(p2, nnzrt_shared_pool(2));
+	ck_assert_int_eq(nnzrt_pool_threads(p2), 2);
+	ck_assert_int_eq(nnzrt_pool_threads(p3), 3);
+	check_coverage(p3, 3, 1000);
+	/* destroyed at exit (ASan reports it otherwise) */
+}
+END_TEST
+
 /* ---------------------------------------------------------------- status, version, dtypes */
 
 START_TEST(status_strings)
@@ -1005,6 +1022,7 @@ static Suite *suite(void)
 	tcase_add_test(pool, pool_chunks_run_concurrently);
 	tcase_add_test(pool, pool_caller_takes_unstarted_chunks);
 	tcase_add_test(pool, pool_default);
+	tcase_add_test(pool, pool_shared_by_thread_count);
 	suite_add_tcase(s, pool);
 
 	TCase *misc = tcase_create("misc");
