@@ -239,7 +239,7 @@ static int transpose_dim(const Node *n, const WinAttrs *a, int i, int nsp, int64
 		w->out[j] = -1;
 		return 0;
 	}
-	if (full - lo - hi < 1)
+	if (lo >= full || hi >= full - lo) /* full - lo - hi < 1, without overflowing on huge pads */
 		return node_error(d, n, "pads %lld,%lld crop the whole output (%lld) on spatial dim %d", (long long)lo,
 				  (long long)hi, (long long)full, i);
 	w->out[j] = full - lo - hi;
