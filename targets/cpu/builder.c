@@ -161,3 +161,91 @@ LLVMValueRef cg_call_extern(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeR
 		fn = LLVMAddFunction(cg->mod, name, ft);
 	return LLVMBuildCall2(cg->b, ft, fn, args, (unsigned)n_params, "");
 }
+
+/* ---------------------------------------------------------------- dtype layouts */
+
+LLVMTypeRef cg_storage_type(Cg *cg, DType t)
+{
+	switch (t) {
+	case DT_F16: return cg->t_f16;
+	case DT_BF16: case DT_I16: case DT_U16: return cg->t_i16;
+	case DT_F64: return cg->t_f64;
+	case DT_I8: case DT_U8: case DT_BOOL: return cg->t_i8;
+	case DT_I32: case DT_U32: return cg->t_i32;
+	case DT_F32: return cg->t_f32;
+	default: return cg->t_i64;
+	}
+}
+
+/* t (scalar type) in the shape of v: the same vector width, or scalar */
+static LLVMTypeRef like(LLVMValueRef v, LLVMTypeRef t)
+{
+	LLVMTypeRef vt = LLVMTypeOf(v);
+	return LLVMGetTypeKind(vt) == LLVMVectorTypeKind ? LLVMVectorType(t, LLVMGetVectorSize(vt)) : t;
+}
+
+static LLVMValueRef splat_int(LLVMTypeRef t, unsigned long long c)
+{
+	if (LLVMGetTypeKind(t) != LLVMVectorTypeKind)
+		return LLVMConstInt(t, c, 0);
+	LLVMValueRef e[64];
+	unsigned lanes = LLVMGetVectorSize(t);
+	for (unsigned i = 0; i < lanes && i < 64; i++)
+		e[i] = LLVMConstInt(LLVMGetElementType(t), c, 0);
+	return LLVMConstVector(e, lanes);
+}
+
+LLVMValueRef cg_to_storage(Cg *cg, DType t, LLVMValueRef v)
+{
+	LLVMBuilderRef b = cg->b;
+	switch (t) {
+	case DT_F16: return LLVMBuildFPTrunc(b, v, like(v, cg->t_f16), "");
+	case DT_F64: return LLVMBuildFPExt(b, v, like(v, cg->t_f64), "");
+	case DT_BF16: {
+		/* as f32_to_bf16 in compiler/dtype.c: round to nearest even, NaN stays a quiet NaN */
+		LLVMTypeRef it = like(v, cg->t_i32);
+		LLVMValueRef x = LLVMBuildBitCast(b, v, it, "");
+		LLVMValueRef nan = LLVMBuildICmp(b, LLVMIntUGT, LLVMBuildAnd(b, x, splat_int(it, 0x7fffffffu), ""),
+						 splat_int(it, 0x7f800000u), "");
+		LLVMValueRef hi = LLVMBuildLShr(b, x, splat_int(it, 16), "");
+		LLVMValueRef odd = LLVMBuildAnd(b, hi, splat_int(it, 1), "");
+		LLVMValueRef rounded = LLVMBuildLShr(b, LLVMBuildAdd(b, x, LLVMBuildAdd(b, odd, splat_int(it, 0x7fff), ""), ""),
+						     splat_int(it, 16), "");
+		LLVMValueRef r = LLVMBuildSelect(b, nan, LLVMBuildOr(b, hi, splat_int(it, 0x40), ""), rounded, "");
+		return LLVMBuildTrunc(b, r, like(v, cg->t_i16), "");
+	}
+	case DT_BOOL:
+		return LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), ""), like(v, cg->t_i8), "");
+	case DT_I8: case DT_U8: case DT_I16: case DT_U16: case DT_I32: case DT_U32:
+		return LLVMBuildTrunc(b, v, like(v, cg_storage_type(cg, t)), "");
+	default: return v;
+	}
+}
+
+LLVMValueRef cg_from_storage(Cg *cg, DType t, LLVMValueRef v)
+{
+	LLVMBuilderRef b = cg->b;
+	switch (t) {
+	case DT_F16: return LLVMBuildFPExt(b, v, like(v, cg->t_f32), "");
+	case DT_F64: return LLVMBuildFPTrunc(b, v, like(v, cg->t_f32), "");
+	case DT_BF16: {
+		LLVMTypeRef it = like(v, cg->t_i32);
+		LLVMValueRef x = LLVMBuildShl(b, LLVMBuildZExt(b, v, it, ""), splat_int(it, 16), "");
+		return LLVMBuildBitCast(b, x, like(v, cg->t_f32), "");
+	}
+	case DT_BOOL:
+		return LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), ""), like(v, cg->t_i64), "");
+	case DT_I8: case DT_I16: case DT_I32: return LLVMBuildSExt(b, v, like(v, cg->t_i64), "");
+	case DT_U8: case DT_U16: case DT_U32: return LLVMBuildZExt(b, v, like(v, cg->t_i64), "");
+	default: return v;
+	}
+}
+
+LLVMValueRef cg_round_dtype(Cg *cg, DType t, LLVMValueRef v)
+{
+	if (t == DT_F32 || t == DT_F64 || t == DT_I64 || t == DT_U64)
+		return v;
+	return cg_from_storage(cg, t, cg_to_storage(cg, t, v));
+}
+
+bool cg_boundary_converts(DType t) { return dtype_storage_size(t) != dtype_compute_size(t); }

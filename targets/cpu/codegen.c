@@ -233,14 +233,18 @@ static int check_supported(const Graph *g, Diag *d)
 	}
 	if (missing)
 		return diag_unsupported(d, "%s: the cpu target cannot compile %s", g->source, list);
-	for (int i = 0; i < g->n_inputs; i++)
-		if (g->inputs[i]->dtype != DT_F32 && g->inputs[i]->dtype != DT_I64)
-			return diag_error(d, "input '%s': the cpu target takes f32 and i64 inputs, not %s", g->inputs[i]->name,
-					  dtype_name(g->inputs[i]->dtype));
-	for (int i = 0; i < g->n_outputs; i++)
-		if (g->outputs[i]->dtype != DT_F32 && g->outputs[i]->dtype != DT_I64)
-			return diag_error(d, "output '%s': the cpu target gives f32 and i64 outputs, not %s",
-					  g->outputs[i]->name, dtype_name(g->outputs[i]->dtype));
+	/* every dtype crosses the boundary (see assign_storage); only an undefined one cannot. The
+	 * memory plan checks the shapes of intermediate values; inputs and outputs are checked here */
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < (k ? g->n_outputs : g->n_inputs); i++) {
+			const Value *v = k ? g->outputs[i] : g->inputs[i];
+			char sb[128];
+			if (v->dtype == DT_UNDEFINED)
+				return diag_error(d, "%s '%s' has no dtype", k ? "output" : "input", v->name);
+			if (!shape_is_static(&v->shape))
+				return diag_error(d, "value '%s' has the non-static shape %s; the cpu target needs static shapes",
+						  v->name, shape_str(&v->shape, sb, sizeof sb));
+		}
 	return 0;
 }
 
@@ -265,6 +269,30 @@ static int assign_storage(Cg *cg)
 	for (int i = 0; i < g->n_values; i++)
 		if (cg->plan.offset[i] >= 0 && cg->slot[i] < 0)
 			cg->slot[i] = cg->n_slots++;
+	/* The caller's buffers hold graph inputs and outputs in their declared dtype's layout (f16 as
+	 * 2 bytes, bool as 1, ...); kernels work in the compute class. A graph input or output whose
+	 * layout differs gets a compute-class buffer appended to the workspace: its slot points
+	 * there, and the entry point converts into it before the first node (inputs) and out of it
+	 * after the last (outputs), in parallel tasks that find the caller's buffer in one more slot
+	 * (io_slot). The graph's arena holds io_slot, so cpu_compile has nothing more to free. */
+	cg->io_slot = arena_alloc(g->arena, ((size_t)g->n_values + 1) * sizeof *cg->io_slot);
+	for (int i = 0; i < g->n_values; i++)
+		cg->io_slot[i] = -1;
+	for (int i = 0; i < g->n_values; i++) {
+		const Value *v = g->values[i];
+		bool io = graph_is_input(g, v) || (v->producer && graph_is_output(g, v));
+		if (!io || !cg_boundary_converts(v->dtype) || cg->plan.offset[i] >= 0)
+			continue;
+		cg->io_slot[i] = cg->n_slots++;
+		bool ok;
+		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
+		int64_t at = (cg->plan.size + 63) / 64 * 64;
+		if (!ok || bytes > (size_t)(INT64_MAX / 2) || at > INT64_MAX / 2 - (int64_t)bytes)
+			return diag_error(cg->d, "'%s' is too large for the workspace", v->name);
+		cg->plan.offset[i] = at;
+		cg->plan.bytes[i] = (int64_t)bytes;
+		cg->plan.size = at + (int64_t)bytes;
+	}
 	/* constants become globals holding their compute-class bytes */
 	for (int i = 0; i < g->n_values; i++) {
 		const Value *v = g->values[i];
@@ -386,11 +414,56 @@ static void emit_io_queries(Cg *cg, const char *prefix, const char *kind, Value 
 	free(dtypes);
 }
 
+/* dst[i] = src[i] for i in [lo, hi), converted from the compute class to t's storage layout
+ * (to_storage) or back; a loop in the current function (cg->fn) */
+static void convert_loop(Cg *cg, DType t, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef lo, LLVMValueRef hi,
+			 bool to_storage)
+{
+	LLVMTypeRef ct = cg_elem_type(cg, t), st = cg_storage_type(cg, t);
+	Loop l;
+	LLVMValueRef i = cg_for(cg, &l, lo, hi, 1, "conv");
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, to_storage ? ct : st, cg_gep(cg, to_storage ? ct : st, src, i), "");
+	LLVMValueRef y = to_storage ? cg_to_storage(cg, t, x) : cg_from_storage(cg, t, x);
+	LLVMBuildStore(cg->b, y, cg_gep(cg, to_storage ? st : ct, dst, i));
+	cg_for_end(cg, &l);
+}
+
+/* A task converting value v between the caller's buffer (io_slot) and its compute-class buffer
+ * (slot), CONVERT_CHUNK elements per iteration. */
+#define CONVERT_CHUNK 16384
+static LLVMValueRef convert_task(Cg *cg, const Value *v, bool to_storage, int64_t *iterations)
+{
+	int64_t n = shape_numel(&v->shape);
+	LLVMValueRef fn = cg_task_begin(cg, to_storage ? "store_output" : "load_input");
+	LLVMValueRef caller = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, cg->io_slot[v->id])), "");
+	LLVMValueRef mine = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, cg->slot[v->id])), "");
+	LLVMValueRef lo = LLVMBuildMul(cg->b, cg->begin, cg_i64(cg, CONVERT_CHUNK), "");
+	LLVMValueRef hi = LLVMBuildMul(cg->b, cg->end, cg_i64(cg, CONVERT_CHUNK), "");
+	hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, hi, cg_i64(cg, n), ""), cg_i64(cg, n), hi, "");
+	convert_loop(cg, v->dtype, to_storage ? caller : mine, to_storage ? mine : caller, lo, hi, to_storage);
+	cg_task_end(cg);
+	*iterations = (n + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+	return fn;
+}
+
 static void emit_entry_points(Cg *cg, const NodeCode *codes)
 {
 	const Graph *g = cg->g;
 	char prefix[128];
 	cpu_prefix(cg->opt, prefix, sizeof prefix);
+	/* the boundary conversions' tasks: inputs in graph order, then outputs */
+	size_t n_io = (size_t)(g->n_inputs + g->n_outputs) + 1;
+	LLVMValueRef *conv = arena_alloc(g->arena, n_io * sizeof *conv);
+	int64_t *conv_n = arena_alloc(g->arena, n_io * sizeof *conv_n);
+	cg->node_index = g->n_nodes;
+	for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+		const Value *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
+		bool first = true;
+		for (int k = g->n_inputs; k < i; k++)
+			first &= g->outputs[k - g->n_inputs] != v;
+		if (cg->io_slot[v->id] >= 0 && first && (i < g->n_inputs || v->producer))
+			conv[i] = convert_task(cg, v, i >= g->n_inputs, &conv_n[i]);
+	}
 	/* int PREFIX_run_with(const void *const *inputs, void *const *outputs, void *workspace, int threads) */
 	LLVMTypeRef params[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i32};
 	LLVMValueRef run_with = add_function(cg, prefix, "run_with", cg->t_i32, params, 4);
@@ -419,31 +492,61 @@ static void emit_entry_points(Cg *cg, const NodeCode *codes)
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
 		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[i])));
 	}
+	/* the caller's buffers of values converted at the boundary */
+	for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+		if (conv[i] == NULL)
+			continue;
+		bool in = i < g->n_inputs;
+		const Value *v = in ? g->inputs[i] : g->outputs[i - g->n_inputs];
+		LLVMValueRef p = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, in ? inputs : outputs,
+									 cg_i64(cg, in ? i : i - g->n_inputs)), "");
+		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->io_slot[v->id])));
+	}
+	cg->fn = run_with;
+	cg->entry_block = LLVMGetEntryBasicBlock(run_with);
 	LLVMTypeRef pool_param = cg->t_i32;
 	LLVMValueRef pool = cg_call_extern(cg, "nnzrt_shared_pool", cg->t_ptr, &pool_param, 1, &threads);
 	LLVMTypeRef pf_params[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
+	/* inputs held in another layout than the compute class: into their workspace buffers */
+	for (int i = 0; i < g->n_inputs; i++)
+		if (conv[i]) {
+			LLVMValueRef args[4] = {pool, cg_i64(cg, conv_n[i]), conv[i], bufs};
+			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
+		}
 	for (int k = 0; k < g->n_nodes; k++)
 		for (int t = 0; t < codes[k].n_tasks; t++) {
 			LLVMValueRef args[4] = {pool, cg_i64(cg, codes[k].iterations[t]), codes[k].task[t], bufs};
 			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
 		}
-	/* outputs that are graph inputs, constants, or listed twice: copy */
+	for (int i = g->n_inputs; i < g->n_inputs + g->n_outputs; i++)
+		if (conv[i]) {
+			LLVMValueRef args[4] = {pool, cg_i64(cg, conv_n[i]), conv[i], bufs};
+			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
+		}
+	/* outputs that are graph inputs, constants, or listed twice: copy; outputs held in another
+	 * layout than the compute class: convert */
 	for (int i = 0; i < g->n_outputs; i++) {
 		const Value *v = g->outputs[i];
 		bool first = true;
 		for (int k = 0; k < i; k++)
 			first &= g->outputs[k] != v;
-		if (v->producer && first)
+		bool convert = cg_boundary_converts(v->dtype);
+		if (v->producer && first && (!convert || conv[g->n_inputs + i]))
 			continue;
 		LLVMValueRef src = cg->global[v->id]
 					   ? cg->global[v->id]
 					   : LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[v->id])), "");
 		LLVMValueRef dst = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, outputs, cg_i64(cg, i)), "");
+		if (convert) { /* rare (an input or constant given as output, a repeated output): serial */
+			convert_loop(cg, v->dtype, dst, src, cg_i64(cg, 0), cg_i64(cg, shape_numel(&v->shape)), true);
+			continue;
+		}
 		bool ok;
 		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
 		LLVMBuildMemCpy(cg->b, dst, 4, src, 4, cg_i64(cg, (int64_t)bytes));
 	}
 	LLVMBuildRet(cg->b, cg_i32(cg, 0));
+	cg->fn = NULL;
 
 	/* int PREFIX_run(inputs, outputs): a static workspace; not reentrant */
 	char wsname[160];

@@ -37,6 +37,8 @@ typedef struct Cg {
 	MemPlan plan;
 	int *slot;              /* by value id: index into bufs, -1 for constants */
 	int n_slots;
+	int *io_slot;           /* by value id: bufs slot of the caller's buffer of a graph input or
+				 * output converted at the boundary (assign_storage), else -1 */
 	LLVMValueRef *global;   /* by value id: the constant's global, or NULL */
 	int node_index;         /* node being emitted, for function names */
 	int task_counter;
@@ -96,6 +98,53 @@ LLVMValueRef cg_intrinsic(Cg *cg, const char *name, LLVMTypeRef t, LLVMValueRef 
 /* declare (once) and call an external function */
 LLVMValueRef cg_call_extern(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n_params,
 			    LLVMValueRef *args);
+/* Dtype layouts: the element type of t in the caller's buffers (half, i16 for bf16, double, i8 for
+ * bool, ...) and conversions between it and the compute class, on scalars and vectors alike.
+ * cg_round_dtype rounds a compute-class value to what t holds, like dtype_round. Graph inputs and
+ * outputs whose storage differs from the compute class (cg_boundary_converts: all but f32, i64,
+ * u64) are converted by the entry point. */
+LLVMTypeRef cg_storage_type(Cg *cg, DType t);
+LLVMValueRef cg_to_storage(Cg *cg, DType t, LLVMValueRef v);
+LLVMValueRef cg_from_storage(Cg *cg, DType t, LLVMValueRef v);
+LLVMValueRef cg_round_dtype(Cg *cg, DType t, LLVMValueRef v);
+bool cg_boundary_converts(DType t);
+
+/* ---------------------------------------------------------------- vec.c: reductions and vector math */
+
+/* v as type t (scalar or vector): floating-point or integer constants */
+LLVMValueRef cg_constf(Cg *cg, LLVMTypeRef t, double v);
+LLVMValueRef cg_consti(Cg *cg, LLVMTypeRef t, int64_t v);
+/* How a reduction combines two values. MAX/MIN never take a NaN from b (MaxPool and the
+ * pools' semantics); MAX_NAN/MIN_NAN propagate NaN (Reduce*, Softmax). Integers: smax/smin. */
+typedef enum CgRed { CG_ADD, CG_MUL, CG_MAX, CG_MIN, CG_MAX_NAN, CG_MIN_NAN } CgRed;
+LLVMValueRef cg_combine(Cg *cg, CgRed op, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_hreduce(Cg *cg, CgRed op, LLVMValueRef v); /* all lanes of v -> scalar (tree) */
+LLVMValueRef cg_exp(Cg *cg, LLVMValueRef x);                /* expf on f32 lanes, ~1 ulp, no libm */
+LLVMValueRef cg_libm(Cg *cg, const char *name, LLVMValueRef x); /* f(x) per lane, e.g. "logf" */
+LLVMValueRef cg_fp_to_i64_sat(Cg *cg, LLVMValueRef f);     /* as tensor_get_i (NaN: INT64_MIN) */
+/* int -> f32 (-> f64) the way the interpreter converts; f32 -> f64 */
+LLVMValueRef cg_convert(Cg *cg, LLVMValueRef v, LLVMTypeRef to);
+/* private constant tables (64-byte aligned) named after the current node */
+LLVMValueRef cg_table_i64(Cg *cg, const int64_t *v, int64_t n, const char *what);
+LLVMValueRef cg_table_f32(Cg *cg, const float *v, int64_t n, const char *what);
+
+/* Reduction of contiguous runs ptr[base .. base+len) (elements of type et, converted to the
+ * accumulator type at, then mapped) into one value: `unroll` vector accumulators of `lanes`
+ * lanes (lanes 1: scalar only), a scalar tail, a tree across lanes at the end. Init once, run
+ * any number of runs (e.g. inside loops over outer reduced axes), then take the result. */
+#define CG_ROW_MAX_UNROLL 4
+typedef LLVMValueRef (*CgMap)(Cg *cg, LLVMValueRef v, void *ctx);
+typedef struct CgRowAcc {
+	CgRed op;
+	LLVMTypeRef et, at;
+	int lanes, unroll;
+	CgMap map;    /* NULL: identity */
+	void *map_ctx;
+	LLVMValueRef vacc[CG_ROW_MAX_UNROLL], sacc; /* allocas */
+} CgRowAcc;
+void cg_row_init(Cg *cg, CgRowAcc *ra, LLVMValueRef init);
+void cg_row_run(Cg *cg, CgRowAcc *ra, LLVMValueRef ptr, LLVMValueRef base, int64_t len);
+LLVMValueRef cg_row_result(Cg *cg, CgRowAcc *ra);
 
 /* ---------------------------------------------------------------- emitters (emit_*.c) */
 

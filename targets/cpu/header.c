@@ -28,7 +28,25 @@ void cpu_prefix(const CpuOptions *opt, char *buf, size_t cap)
 		snprintf(buf, cap, "model");
 }
 
-static const char *c_dtype(DType t) { return t == DT_F32 ? "float" : "int64_t"; }
+/* the element type of the caller's buffers: the declared dtype's layout (cg_storage_type) */
+static const char *c_dtype(DType t)
+{
+	switch (t) {
+	case DT_F32: return "float";
+	case DT_F64: return "double";
+	case DT_F16: return "uint16_t (f16 bits)";
+	case DT_BF16: return "uint16_t (bf16 bits)";
+	case DT_I8: return "int8_t";
+	case DT_U8: return "uint8_t";
+	case DT_I16: return "int16_t";
+	case DT_U16: return "uint16_t";
+	case DT_I32: return "int32_t";
+	case DT_U32: return "uint32_t";
+	case DT_U64: return "uint64_t";
+	case DT_BOOL: return "uint8_t (bool, 0 or 1)";
+	default: return "int64_t";
+	}
+}
 
 static void describe(FILE *f, const char *kind, int i, const Value *v)
 {

@@ -137,11 +137,24 @@ fail:
 	return NULL;
 }
 
+/* The entry point takes and gives tensors in their declared dtype's layout (f16 as 2 bytes, bool
+ * as 1, ...); Tensors hold the compute class. A storage copy for value v, or NULL with a message. */
+static void *storage_copy(const Value *v, Diag *d)
+{
+	int64_t n = shape_numel(&v->shape);
+	void *p = n >= 0 ? malloc((size_t)(n ? n : 1) * dtype_storage_size(v->dtype)) : NULL;
+	if (p == NULL)
+		diag_error(d, "out of memory converting '%s'", v->name);
+	return p;
+}
+
 int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d)
 {
 	const Graph *g = m->g;
 	const void *in[64];
 	void *out[64];
+	void *conv_in[64] = {0}, *conv_out[64] = {0};
+	int rc = -1;
 	if (g->n_inputs > 64 || g->n_outputs > 64)
 		return diag_error(d, "more than 64 inputs or outputs");
 	for (int i = 0; i < g->n_inputs; i++) {
@@ -154,16 +167,37 @@ int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int thread
 		}
 		in[i] = inputs[i].data;
 	}
+	for (int i = 0; i < g->n_outputs; i++)
+		outputs[i].data = NULL;
 	for (int i = 0; i < g->n_outputs; i++) {
-		if (tensor_alloc(&outputs[i], g->outputs[i]->dtype, &g->outputs[i]->shape, d) < 0) {
-			for (int k = 0; k < i; k++)
-				tensor_free(&outputs[k]);
-			return -1;
-		}
+		if (tensor_alloc(&outputs[i], g->outputs[i]->dtype, &g->outputs[i]->shape, d) < 0)
+			goto out;
 		out[i] = outputs[i].data;
+		if (cg_boundary_converts(g->outputs[i]->dtype) && (out[i] = conv_out[i] = storage_copy(g->outputs[i], d)) == NULL)
+			goto out;
+	}
+	for (int i = 0; i < g->n_inputs; i++) {
+		const Value *v = g->inputs[i];
+		if (!cg_boundary_converts(v->dtype))
+			continue;
+		if ((in[i] = conv_in[i] = storage_copy(v, d)) == NULL)
+			goto out;
+		dtype_store(v->dtype, inputs[i].data, conv_in[i], (size_t)shape_numel(&v->shape));
 	}
 	m->run_with(in, out, m->workspace, threads);
-	return 0;
+	for (int i = 0; i < g->n_outputs; i++)
+		if (conv_out[i])
+			dtype_load(g->outputs[i]->dtype, conv_out[i], outputs[i].data, (size_t)shape_numel(&g->outputs[i]->shape));
+	rc = 0;
+out:
+	for (int i = 0; i < 64; i++) {
+		free(conv_in[i]);
+		free(conv_out[i]);
+	}
+	if (rc < 0)
+		for (int i = 0; i < g->n_outputs; i++)
+			tensor_free(&outputs[i]);
+	return rc;
 }
 
 void cpu_model_free(CpuModel *m)

@@ -1,0 +1,431 @@
+/* Conv and nnzc.FusedConv: out = act(conv(X, W) + B + R), NCHW, 1-D to 3-D (the 3-D view of
+ * Window), any groups, strides, dilations and pads.
+ *
+ * Two code shapes:
+ *   - implicit GEMM (gemm.c) per (image, group): out[co][p] = sum_k W[co][k] * X[tap k][p],
+ *     the weights repacked at compile time; a 1x1, stride-1, unpadded kernel reads the input
+ *     rows directly (B = X), every other kernel packs im2col panels per tile;
+ *   - depthwise (one input channel per group, so the product would have k = kernel size and
+ *     nothing to reuse): a direct convolution vectorised along the output row, every tap a
+ *     broadcast weight times a (strided) row of the input, edge lanes masked at compile time. */
+#include "gemm.h"
+
+#include <string.h>
+
+static int64_t vol(const int64_t *v) { return v[0] * v[1] * v[2]; }
+
+/* An optional input as the kernels see it: NULL when omitted or empty. */
+static const Value *opt_in(const Node *n, int i)
+{
+	if (i >= n->n_in || n->in[i] == NULL || shape_numel(&n->in[i]->shape) == 0)
+		return NULL;
+	return n->in[i];
+}
+
+/* ---------------------------------------------------------------- depthwise */
+
+typedef struct Dw {
+	Cg *cg;
+	const Window *w;
+	const Activation *act;
+	int vlen;
+	LLVMValueRef x, wt, y, bias, res; /* per-channel pointers (bias: the scalar's pointer) */
+	LLVMValueRef id0, ih0;            /* the output row's input origin */
+	LLVMValueRef yrow;                /* offset of the output row in y */
+} Dw;
+
+static LLVMValueRef i64c(Cg *cg, int64_t v) { return cg_i64(cg, v); }
+static LLVMValueRef add(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
+static LLVMValueRef mulc(Cg *cg, LLVMValueRef a, int64_t c) { return LLVMBuildMul(cg->b, a, cg_i64(cg, c), ""); }
+
+/* live output lanes of position pos, and input lanes of tap offset off */
+static uint64_t out_bits(int vlen, int64_t pos, int64_t ow)
+{
+	uint64_t bits = 0;
+	for (int i = 0; i < vlen; i++)
+		if (pos * vlen + i < ow)
+			bits |= UINT64_C(1) << i;
+	return bits;
+}
+
+static uint64_t in_bits(int vlen, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow)
+{
+	uint64_t bits = 0;
+	for (int i = 0; i < vlen; i++) {
+		int64_t o = pos * vlen + i, c = o * stride + off;
+		if (o < ow && c >= 0 && c < iw)
+			bits |= UINT64_C(1) << i;
+	}
+	return bits;
+}
+
+#define DW_GROUP 8
+
+/* `count` consecutive positions of the current output row, starting at compile-time position
+ * cpos (masks known) or, when cpos < 0, at runtime position rpos inside the row's interior. */
+static void dw_group(Dw *z, int64_t cpos, LLVMValueRef rpos, int count)
+{
+	Cg *cg = z->cg;
+	const Window *w = z->w;
+	int vlen = z->vlen;
+	LLVMTypeRef vt = cg_vec(cg, cg->t_f32, vlen);
+	LLVMValueRef col = cpos >= 0 ? i64c(cg, cpos * vlen) : mulc(cg, rpos, vlen); /* first output column */
+	LLVMValueRef acc[DW_GROUP];
+	LLVMValueRef b0 = z->bias ? cg_splat(cg, LLVMBuildLoad2(cg->b, cg->t_f32, z->bias, ""), vlen) : LLVMConstNull(vt);
+	for (int j = 0; j < count; j++)
+		acc[j] = cg_var(cg, vt, b0, "acc");
+	int64_t sw = w->stride[2];
+	for (int64_t kd = 0; kd < w->kernel[0]; kd++)
+		for (int64_t kh = 0; kh < w->kernel[1]; kh++) {
+			LLVMValueRef id = add(cg, z->id0, i64c(cg, kd * w->dilation[0]));
+			LLVMValueRef ih = add(cg, z->ih0, i64c(cg, kh * w->dilation[1]));
+			LLVMValueRef ok = LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, id, i64c(cg, w->in[0]), ""),
+						       LLVMBuildICmp(cg->b, LLVMIntULT, ih, i64c(cg, w->in[1]), ""), "");
+			IfBlock ib;
+			cg_if(cg, &ib, ok, false);
+			LLVMValueRef rowoff = mulc(cg, add(cg, mulc(cg, id, w->in[1]), ih), w->in[2]);
+			LLVMValueRef src = LLVMBuildGEP2(cg->b, cg->t_f32, z->x, (LLVMValueRef[]){add(cg, rowoff, mulc(cg, col, sw))}, 1, "");
+			for (int64_t kw = 0; kw < w->kernel[2]; kw++) {
+				int64_t tap = (kd * w->kernel[1] + kh) * w->kernel[2] + kw;
+				LLVMValueRef wv = cg_splat(cg, cg_load(cg, cg->t_f32, z->wt, i64c(cg, tap)), vlen);
+				int64_t off = kw * w->dilation[2] - w->pad_lo[2];
+				for (int j = 0; j < count; j++) {
+					uint64_t bits = cpos >= 0 ? in_bits(vlen, cpos + j, off, sw, w->in[2], w->out[2]) : vk_all(vlen);
+					if (bits == 0)
+						continue;
+					/* src is at the group's first column; lanes are relative to it */
+					uint64_t rel = bits;
+					LLVMValueRef v = vk_load_strided(cg, src, (int64_t)j * vlen * sw + off, sw, vlen, rel);
+					LLVMValueRef cur = LLVMBuildLoad2(cg->b, vt, acc[j], "");
+					LLVMBuildStore(cg->b, vk_fmuladd(cg, wv, v, cur), acc[j]);
+				}
+			}
+			cg_if_end(cg, &ib);
+		}
+	for (int j = 0; j < count; j++) {
+		uint64_t bits = cpos >= 0 ? out_bits(vlen, cpos + j, w->out[2]) : vk_all(vlen);
+		LLVMValueRef at = add(cg, z->yrow, add(cg, col, i64c(cg, (int64_t)j * vlen)));
+		LLVMValueRef v = LLVMBuildLoad2(cg->b, vt, acc[j], "");
+		if (z->res)
+			v = LLVMBuildFAdd(cg->b, v, vk_load(cg, z->res, at, vlen, bits), "");
+		vk_store(cg, vk_act(cg, z->act, v), z->y, at, bits);
+	}
+}
+
+/* positions [lo, hi) of the row with compile-time masks, in groups */
+static void dw_fixed(Dw *z, int64_t lo, int64_t hi)
+{
+	for (int64_t p = lo; p < hi; p += DW_GROUP)
+		dw_group(z, p, NULL, (int)(hi - p < DW_GROUP ? hi - p : DW_GROUP));
+}
+
+/* A stride-1 depthwise convolution whose output plane has the input's shape ("same" padding)
+ * reads tap t of output pixel p at input pixel p + off(t): the whole plane can be walked as one
+ * flat row, which keeps the lanes busy on small maps (a 7x7 plane is 4 vectors instead of 7 rows
+ * of one). Which lanes of which tap fall into the padding is known per position at compile
+ * time, so every load is a masked load and nothing branches. */
+#define FLAT_MAX_LOADS 512
+
+static bool dw_flat_pays(const Window *w, int vlen)
+{
+	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
+		if (w->stride[j] != 1 || w->in[j] != w->out[j])
+			return false;
+	int64_t osz = vol(w->out), npos = (osz + vlen - 1) / vlen, ow = w->out[2];
+	double flat_use = (double)osz / (double)(npos * vlen);
+	double row_use = (double)ow / (double)((ow + vlen - 1) / vlen * vlen);
+	return npos * vol(w->kernel) <= FLAT_MAX_LOADS && flat_use > row_use * 1.05;
+}
+
+/* is flat output pixel p's tap (kd, kh, kw) inside the input? */
+static bool flat_valid(const Window *w, int64_t p, const int64_t *k)
+{
+	int64_t o[3] = {p / (w->out[1] * w->out[2]), p / w->out[2] % w->out[1], p % w->out[2]};
+	for (int j = 0; j < 3; j++) {
+		int64_t i = o[j] + k[j] * w->dilation[j] - w->pad_lo[j];
+		if (i < 0 || i >= w->in[j])
+			return false;
+	}
+	return true;
+}
+
+static void dw_flat(Dw *z)
+{
+	Cg *cg = z->cg;
+	const Window *w = z->w;
+	int vlen = z->vlen;
+	LLVMTypeRef vt = cg_vec(cg, cg->t_f32, vlen);
+	int64_t osz = vol(w->out), npos = (osz + vlen - 1) / vlen;
+	for (int64_t p0 = 0; p0 < npos; p0 += DW_GROUP) {
+		int count = (int)(npos - p0 < DW_GROUP ? npos - p0 : DW_GROUP);
+		LLVMValueRef acc[DW_GROUP];
+		LLVMValueRef b0 = z->bias ? cg_splat(cg, LLVMBuildLoad2(cg->b, cg->t_f32, z->bias, ""), vlen) : LLVMConstNull(vt);
+		for (int j = 0; j < count; j++)
+			acc[j] = b0;
+		int64_t k[3];
+		for (k[0] = 0; k[0] < w->kernel[0]; k[0]++)
+			for (k[1] = 0; k[1] < w->kernel[1]; k[1]++)
+				for (k[2] = 0; k[2] < w->kernel[2]; k[2]++) {
+					int64_t tap = (k[0] * w->kernel[1] + k[1]) * w->kernel[2] + k[2];
+					int64_t off = ((k[0] * w->dilation[0] - w->pad_lo[0]) * w->in[1] + k[1] * w->dilation[1] -
+						       w->pad_lo[1]) * w->in[2] + k[2] * w->dilation[2] - w->pad_lo[2];
+					LLVMValueRef wv = cg_splat(cg, cg_load(cg, cg->t_f32, z->wt, i64c(cg, tap)), vlen);
+					for (int j = 0; j < count; j++) {
+						uint64_t bits = 0;
+						for (int l = 0; l < vlen; l++) {
+							int64_t p = (p0 + j) * vlen + l;
+							if (p < osz && flat_valid(w, p, k))
+								bits |= UINT64_C(1) << l;
+						}
+						if (bits == 0)
+							continue;
+						LLVMValueRef v = vk_load(cg, z->x, i64c(cg, (p0 + j) * vlen + off), vlen, bits);
+						acc[j] = vk_fmuladd(cg, wv, v, acc[j]);
+					}
+				}
+		for (int j = 0; j < count; j++) {
+			uint64_t bits = out_bits(vlen, p0 + j, osz);
+			LLVMValueRef at = i64c(cg, (p0 + j) * vlen), v = acc[j];
+			if (z->res)
+				v = LLVMBuildFAdd(cg->b, v, vk_load(cg, z->res, at, vlen, bits), "");
+			vk_store(cg, vk_act(cg, z->act, v), z->y, at, bits);
+		}
+	}
+}
+
+static int emit_depthwise(Cg *cg, const Node *n, const Window *w, const Activation *act, NodeCode *code)
+{
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *y = n->out[0];
+	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = y->shape.dim[1];
+	int64_t mg = c > 0 ? m / c : 0; /* outputs per input channel */
+	int64_t isz = vol(w->in), osz = vol(w->out), ksz = vol(w->kernel), rows = w->out[0] * w->out[1];
+	int vlen = cg->vlen;
+	code->n_tasks = 0;
+	if (nimg == 0 || m == 0 || osz == 0)
+		return 0;
+	/* row blocks per channel when there are few channels to share out */
+	bool flat = dw_flat_pays(w, vlen);
+	int64_t planes = nimg * m, rb = 1;
+	while (!flat && planes * rb < 16 && rb < rows && rows * w->out[2] / (rb * 2) >= 256)
+		rb *= 2;
+	int64_t rows_per = (rows + rb - 1) / rb;
+	rb = (rows + rows_per - 1) / rows_per;
+
+	LLVMValueRef fn = cg_task_begin(cg, "depthwise");
+	LLVMValueRef px = cg_ptr(cg, x), pw = cg_ptr(cg, wt), py = cg_ptr(cg, y);
+	LLVMValueRef pb = b ? cg_ptr(cg, b) : NULL, pr = r ? cg_ptr(cg, r) : NULL;
+	Loop il;
+	LLVMValueRef it = cg_for(cg, &il, cg->begin, cg->end, 1, "it");
+	LLVMValueRef plane = LLVMBuildSDiv(cg->b, it, i64c(cg, rb), "");
+	LLVMValueRef blk = LLVMBuildSRem(cg->b, it, i64c(cg, rb), "");
+	LLVMValueRef img = LLVMBuildSDiv(cg->b, plane, i64c(cg, m), "");
+	LLVMValueRef oc = LLVMBuildSRem(cg->b, plane, i64c(cg, m), "");
+	LLVMValueRef ic = LLVMBuildSDiv(cg->b, oc, i64c(cg, mg), "");
+	Dw z = {.cg = cg, .w = w, .act = act, .vlen = vlen};
+	z.x = cg_gep(cg, cg->t_f32, px, mulc(cg, add(cg, mulc(cg, img, c), ic), isz));
+	z.wt = cg_gep(cg, cg->t_f32, pw, mulc(cg, oc, ksz));
+	LLVMValueRef yoff = mulc(cg, plane, osz);
+	z.y = cg_gep(cg, cg->t_f32, py, yoff);
+	z.res = pr ? cg_gep(cg, cg->t_f32, pr, yoff) : NULL;
+	z.bias = pb ? cg_gep(cg, cg->t_f32, pb, oc) : NULL;
+	if (flat) {
+		dw_flat(&z);
+		cg_for_end(cg, &il);
+		cg_task_end(cg);
+		code->task[0] = fn;
+		code->iterations[0] = planes;
+		code->n_tasks = 1;
+		return 0;
+	}
+	LLVMValueRef row_lo = mulc(cg, blk, rows_per);
+	LLVMValueRef row_hi = add(cg, row_lo, i64c(cg, rows_per));
+	row_hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, row_hi, i64c(cg, rows), ""), row_hi, i64c(cg, rows), "");
+	Loop rl;
+	LLVMValueRef row = cg_for(cg, &rl, row_lo, row_hi, 1, "row");
+	LLVMValueRef od = LLVMBuildSDiv(cg->b, row, i64c(cg, w->out[1]), "");
+	LLVMValueRef oh = LLVMBuildSRem(cg->b, row, i64c(cg, w->out[1]), "");
+	z.id0 = LLVMBuildSub(cg->b, mulc(cg, od, w->stride[0]), i64c(cg, w->pad_lo[0]), "");
+	z.ih0 = LLVMBuildSub(cg->b, mulc(cg, oh, w->stride[1]), i64c(cg, w->pad_lo[1]), "");
+	z.yrow = mulc(cg, row, w->out[2]);
+
+	/* positions: edges with compile-time masks, the interior (every tap inside the row) looped */
+	int64_t npos = (w->out[2] + vlen - 1) / vlen, in_lo = -1, in_hi = -1;
+	for (int64_t p = 0; p < npos; p++) {
+		bool all = out_bits(vlen, p, w->out[2]) == vk_all(vlen);
+		for (int64_t kw = 0; kw < w->kernel[2] && all; kw++)
+			all = in_bits(vlen, p, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) == vk_all(vlen);
+		if (all && in_lo < 0)
+			in_lo = p;
+		if (all)
+			in_hi = p + 1;
+		else if (in_lo >= 0)
+			break;
+	}
+	if (npos <= DW_GROUP || in_lo < 0 || in_hi - in_lo < 2 * DW_GROUP) {
+		dw_fixed(&z, 0, npos);
+	} else {
+		dw_fixed(&z, 0, in_lo);
+		int64_t groups = (in_hi - in_lo) / DW_GROUP;
+		Loop gl;
+		LLVMValueRef gi = cg_for(cg, &gl, i64c(cg, 0), i64c(cg, groups), 1, "grp");
+		dw_group(&z, -1, add(cg, i64c(cg, in_lo), mulc(cg, gi, DW_GROUP)), DW_GROUP);
+		cg_for_end(cg, &gl);
+		dw_fixed(&z, in_lo + groups * DW_GROUP, npos);
+	}
+	cg_for_end(cg, &rl);
+	cg_for_end(cg, &il);
+	cg_task_end(cg);
+	code->task[0] = fn;
+	code->iterations[0] = planes * rb;
+	code->n_tasks = 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- transposed implicit GEMM */
+
+/* With few output pixels (a 7x7 map: 49 = 3 vectors + 1 lane of 16) the pixel lanes go partly
+ * unused. Then the product is set up transposed, Y^T = X^T W^T: the output channels are the
+ * lanes (the weights repacked into channel panels), the pixels are broadcast (from the input
+ * rows, or from an im2col panel of the whole image), and every micro-tile is transposed in
+ * registers before the epilogue stores it (see gemm.h, c_trans). */
+#define TRANSPOSED_MAX_PIXELS 64
+#define TRANSPOSED_MAX_TAPS 256 /* so that one channel's panel rows fit gemm.c's budget */
+
+static bool transposed_pays(const Cg *cg, int64_t group, const Value *wt, int64_t mg, int64_t osz, int64_t ksz)
+{
+	int64_t padded = (osz + cg->vlen - 1) / cg->vlen * cg->vlen;
+	return group == 1 && wt->data != NULL && osz <= TRANSPOSED_MAX_PIXELS && ksz <= TRANSPOSED_MAX_TAPS &&
+	       mg >= 2 * cg->vlen && (padded - osz) * 10 > padded;
+}
+
+static int emit_transposed(Cg *cg, const Node *n, const Window *w, const Activation *act, NodeCode *code)
+{
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *y = n->out[0];
+	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = wt->shape.dim[0];
+	int64_t isz = vol(w->in), osz = vol(w->out), ksz = vol(w->kernel);
+	bool pointwise = ksz == 1;
+	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
+		pointwise = pointwise && w->stride[j] == 1 && w->pad_lo[j] == 0 && w->pad_hi[j] == 0;
+	GemmSpec s;
+	memset(&s, 0, sizeof s);
+	s.node = n;
+	s.m = osz;
+	s.n = m;
+	s.k = c * ksz;
+	s.nbd = 1;
+	s.bdim[0] = nimg;
+	/* A = X^T: pixel i of tap row p */
+	s.a = x;
+	s.a_bs[0] = c * isz;
+	if (pointwise) {
+		s.a_rs = 1;
+		s.a_ks = isz;
+	} else {
+		s.a_im2col = true;
+		s.im2col.win = *w;
+		s.im2col.cin = c;
+	}
+	/* B = W^T, repacked at compile time */
+	s.b = wt;
+	s.b_kind = GB_PACKED;
+	s.b_ks = 1;
+	s.b_ns = s.k;
+	s.c = y;
+	s.ldc = osz;
+	s.c_trans = true;
+	s.c_bs[0] = m * osz;
+	s.alpha = 1.0f;
+	if (b) {
+		GemmAddend *ad = &s.add[s.n_add++];
+		ad->v = b;
+		ad->scale = 1.0f;
+		ad->rs = 1;
+	}
+	if (r) {
+		GemmAddend *ad = &s.add[s.n_add++];
+		ad->v = r;
+		ad->scale = 1.0f;
+		ad->rs = osz;
+		ad->cs = 1;
+		ad->bs[0] = m * osz;
+	}
+	s.act = *act;
+	return gemm_emit(cg, &s, code);
+}
+
+/* ---------------------------------------------------------------- entry */
+
+int emit_conv(Cg *cg, const Node *n, NodeCode *code)
+{
+	static const Activation none = {ACT_NONE, 0.0f, 0.0f};
+	const ConvAttrs *ca = n->op == OP_FusedConv ? &n->attr.fused_conv.conv : &n->attr.conv;
+	const Activation *act = n->op == OP_FusedConv ? &n->attr.fused_conv.act : &none;
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *y = n->out[0];
+	if (!dtype_is_float(y->dtype))
+		return node_error(cg->d, n, "the cpu target computes Conv on floats only, not %s", dtype_name(y->dtype));
+	Window w;
+	if (window_of_node(n, &x->shape, &wt->shape, &w, cg->d) < 0)
+		return -1;
+	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = wt->shape.dim[0], g = ca->group;
+	int64_t cgp = c / g, mg = m / g, isz = vol(w.in), osz = vol(w.out), ksz = vol(w.kernel);
+	if (wt->shape.dim[1] != cgp || m != y->shape.dim[1] || (b && shape_numel(&b->shape) != m))
+		return node_error(cg->d, n, "weight, bias and output shapes disagree");
+	if (cgp == 1)
+		return emit_depthwise(cg, n, &w, act, code);
+
+	bool pointwise = ksz == 1;
+	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
+		pointwise = pointwise && w.stride[j] == 1 && w.pad_lo[j] == 0 && w.pad_hi[j] == 0;
+	GemmSpec s;
+	memset(&s, 0, sizeof s);
+	s.node = n;
+	s.m = mg;
+	s.n = osz;
+	s.k = cgp * ksz;
+	if (transposed_pays(cg, g, wt, mg, osz, ksz))
+		return emit_transposed(cg, n, &w, act, code);
+	s.nbd = 2;
+	s.bdim[0] = nimg;
+	s.bdim[1] = g;
+	s.a = wt;
+	s.a_rs = s.k;
+	s.a_ks = 1;
+	s.a_bs[1] = mg * s.k;
+	s.b = x;
+	s.b_bs[0] = c * isz;
+	s.b_bs[1] = cgp * isz;
+	if (pointwise) {
+		s.b_kind = GB_DIRECT;
+		s.b_ks = isz;
+	} else {
+		s.b_kind = GB_IM2COL;
+		s.im2col.win = w;
+		s.im2col.cin = cgp;
+	}
+	s.c = y;
+	s.ldc = osz;
+	s.c_bs[0] = m * osz;
+	s.c_bs[1] = mg * osz;
+	s.alpha = 1.0f;
+	if (b) {
+		GemmAddend *ad = &s.add[s.n_add++];
+		ad->v = b;
+		ad->scale = 1.0f;
+		ad->rs = 1;
+		ad->bs[1] = mg;
+	}
+	if (r) {
+		GemmAddend *ad = &s.add[s.n_add++];
+		ad->v = r;
+		ad->scale = 1.0f;
+		ad->rs = osz;
+		ad->cs = 1;
+		ad->bs[0] = m * osz;
+		ad->bs[1] = mg * osz;
+	}
+	s.act = *act;
+	return gemm_emit(cg, &s, code);
+}

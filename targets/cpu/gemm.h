@@ -1,0 +1,163 @@
+/* The blocked matrix product behind MatMul, Gemm, FusedGemm, Conv and FusedConv, and the vector
+ * pieces the convolution emitters share with it. Private to targets/cpu.
+ *
+ * One product is C[m][n] = epilogue(A[m][k] x B[k][n]), possibly batched. B's columns are the
+ * vector lanes; A's elements are broadcast. For a convolution A is the weight (rows = output
+ * channels) and B the input seen as im2col columns (one per output pixel), so the result is
+ * NCHW without any transposition; for Gemm/MatMul B is the right operand (columns = output
+ * features).
+ *
+ * Blocking (gemm.c): the columns are split into tiles, the rows into chunks of m-blocks; one
+ * (batch, tile, chunk) triple is one parallel iteration. Inside an iteration every micro-tile
+ * of MR rows x NV vectors keeps its accumulators in registers over the whole reduction (or
+ * over one k-block when B is a packed panel), then the epilogue adds alpha, the addends (bias,
+ * Gemm's C, residual) and the activation in registers and stores once. Rows come in two sizes
+ * mr_hi and mr_lo = mr_hi - 1 so that any m is covered without padding rows.
+ *
+ * Constant A is repacked at compile time into m-blocks [k][mr] (one broadcast stream per
+ * block); constant B (Gemm weights) into column panels [k][NR]. */
+#ifndef NNZC_CPU_GEMM_H
+#define NNZC_CPU_GEMM_H
+
+#include "cpu.h"
+
+/* How the micro-kernel reads B. */
+typedef enum GemmBKind {
+	GB_DIRECT, /* from memory, unit stride along n: b(k, j) at k*b_ks + j */
+	GB_PACKED, /* a constant, repacked at compile time into panels [n/NR][k][NR] */
+	GB_GATHER, /* from memory with any strides b(k, j) at k*b_ks + j*b_ns: copied into a panel per tile */
+	GB_IM2COL, /* a convolution's input, expanded into a panel per tile (implicit GEMM) */
+} GemmBKind;
+
+/* One term of the epilogue: scale * t(i, j), t(i, j) at base + i*rs + j*cs; cs is 0 or 1. */
+typedef struct GemmAddend {
+	const Value *v;
+	float scale;
+	int64_t rs, cs;
+	int64_t bs[NNZC_MAX_RANK]; /* element stride per batch dim */
+} GemmAddend;
+
+/* The geometry GB_IM2COL expands: the input of one (image, group) is [cin][in...] (3-D view of
+ * Window); column j of B is output pixel j, row k is (channel, kd, kh, kw). */
+typedef struct Im2col {
+	Window win;
+	int64_t cin; /* input channels per group */
+} Im2col;
+
+#define GEMM_MAX_ADDENDS 2
+
+typedef struct GemmSpec {
+	const Node *node;
+	int64_t m, n, k;
+	/* batch: products indexed by nbd dims; element strides of each operand per dim (0 = shared) */
+	int nbd;
+	int64_t bdim[NNZC_MAX_RANK];
+	int64_t a_bs[NNZC_MAX_RANK], b_bs[NNZC_MAX_RANK], c_bs[NNZC_MAX_RANK];
+	/* A: element (i, p) at i*a_rs + p*a_ks of its batch's block; packed when constant and every
+	 * batch stride is a multiple of m*k (each block is then repacked in place) */
+	const Value *a;
+	int64_t a_rs, a_ks;
+	/* B */
+	GemmBKind b_kind;
+	const Value *b;
+	int64_t b_ks, b_ns;
+	Im2col im2col; /* GB_IM2COL */
+	/* A from an im2col panel of `a` instead (with c_trans): A(i, p) = output pixel i of tap row p */
+	bool a_im2col;
+	/* C: element (i, j) at i*ldc + j; with c_trans at j*ldc + i, the product having been set up
+	 * transposed so that the lanes run along the output channels of a convolution whose few
+	 * pixels would leave lanes idle. The micro-tile is then transposed in registers before the
+	 * epilogue, and the addends are indexed as C is stored: t(j, i). */
+	const Value *c;
+	int64_t ldc;
+	bool c_trans;
+	/* epilogue: act(alpha * AB + sum of addends) */
+	float alpha;
+	GemmAddend add[GEMM_MAX_ADDENDS];
+	int n_add;
+	Activation act;
+} GemmSpec;
+
+/* gemm.c: plan, pack the constants and build the node's task. */
+int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code);
+
+/* ---------------------------------------------------------------- microkernel.c: vector pieces */
+
+/* A constant of t (scalar or vector) */
+LLVMValueRef vk_constf(Cg *cg, LLVMTypeRef t, double v);
+/* a*b + c, fused where the target has FMA (llvm.fmuladd: the backend decides, so --cpu generic
+ * gets mul+add and AVX2/AVX-512 targets get vfmadd) */
+LLVMValueRef vk_fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
+/* <lanes x i1> with the lanes set in bits (lane i: bit i), a compile-time constant */
+LLVMValueRef vk_mask(Cg *cg, int lanes, uint64_t bits);
+/* Vector load/store of `lanes` floats at base + off (elements), only the lanes in `bits`
+ * touched (all: a plain access). Masked-off lanes load as 0 and may lie outside the tensor:
+ * the address is formed without an inbounds promise. */
+LLVMValueRef vk_load(Cg *cg, LLVMValueRef base, LLVMValueRef off, int lanes, uint64_t bits);
+void vk_store(Cg *cg, LLVMValueRef v, LLVMValueRef base, LLVMValueRef off, uint64_t bits);
+/* Lanes i of base[off + i*stride], lane i valid when bit i of bits is set (others 0): one load
+ * and a shuffle for small strides, lane by lane otherwise. */
+LLVMValueRef vk_load_strided(Cg *cg, LLVMValueRef base, int64_t off, int64_t stride, int lanes, uint64_t bits);
+/* The fused activation on a float vector or scalar, the formulas of targets/ref/nn.c. */
+LLVMValueRef vk_act(Cg *cg, const Activation *act, LLVMValueRef x);
+static inline uint64_t vk_all(int lanes) { return lanes >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << lanes) - 1; }
+
+/* A 64-byte aligned float scratch array on the current task's stack. */
+LLVMValueRef vk_scratch(Cg *cg, int64_t floats, const char *name);
+/* A private global (64-byte aligned) holding n floats, named after the current node. */
+LLVMValueRef vk_global(Cg *cg, const float *v, int64_t n, const char *what);
+
+/* The value's data pointer plus a runtime element offset. */
+LLVMValueRef vk_at(Cg *cg, LLVMValueRef base, LLVMValueRef off);
+
+/* ---------------------------------------------------------------- internals of gemm.c and microkernel.c */
+
+#define MAX_MR 16
+#define MAX_NV 4
+
+/* Everything gemm.c decides at compile time about one product. */
+typedef struct GemmPlan {
+	int vlen;
+	int mr_hi, mr_lo;       /* rows of a micro-tile: m-blocks [0, nhi) have mr_hi, the rest mr_lo */
+	int64_t nhi, nblocks;
+	int64_t bpc, nchunks;   /* m-blocks per chunk, chunks */
+	int nv;                 /* vectors per micro-tile row */
+	int64_t nr;             /* nv * vlen columns */
+	int64_t tw, ntiles;     /* columns per tile, tiles per product */
+	int64_t tail;           /* columns of a tile's last, partial micro-tile (0: none) */
+	int64_t kc, nkb;        /* k-block (panels), number of k-blocks */
+	int64_t rows;           /* im2col: output rows per tile (a_im2col: the whole image) */
+	int64_t panel_ld;       /* floats per panel row */
+	int64_t acc_ld;         /* c_trans over several k-blocks: partial sums in a stack array [m][acc_ld] */
+	bool m_major;           /* iterations walk chunks outside tiles */
+	bool m_outer;           /* inside an iteration, m-blocks outside micro-tile columns */
+	int64_t batch, iterations;
+} GemmPlan;
+
+/* The task being built: base pointers, then the current iteration's offsets and k-block. */
+typedef struct GemmCtx {
+	Cg *cg;
+	const GemmSpec *s;
+	const GemmPlan *p;
+	LLVMValueRef a, b, c, add[GEMM_MAX_ADDENDS]; /* base pointers */
+	bool a_packed;
+	LLVMValueRef panel, accbuf;
+	/* per iteration */
+	LLVMValueRef a_off, b_off, c_off, add_off[GEMM_MAX_ADDENDS];
+	LLVMValueRef n_lo, width, mb_lo, mb_hi, tile;
+	LLVMValueRef img, img_off, ptile; /* what the im2col panel expands: base, batch offset, pixel tile */
+	LLVMValueRef k0, klen, first, last; /* first/last: NULL when constant true */
+} GemmCtx;
+
+/* One micro-tile kind: mr rows x nv vectors, the last vector's live lanes. */
+typedef struct Micro {
+	int mr, nv;
+	uint64_t last_bits; /* live lanes of the last vector */
+	bool mask_b;        /* B read straight from memory at a partial tile: mask its loads too */
+} Micro;
+
+/* microkernel.c: the micro-tile at rows [m0, m0 + mr), columns [n0, n0 + nv*vlen) over the
+ * current k-block, accumulators in registers, epilogue applied and stored. */
+void gemm_micro(GemmCtx *x, const Micro *mt, LLVMValueRef m0, LLVMValueRef n0);
+
+#endif
