@@ -126,14 +126,15 @@ def ensure_ort(timeout):
 
 
 def ensure_nnzc(path, timeout):
-    """The default binary, build/bin/nnzc, is built when missing (in the existing configuration)."""
+    """The default binary, build/bin/nnzc, is built when missing (in the existing configuration),
+    with the runtime library that --target cpu links the compiled model against."""
     if os.access(path, os.X_OK):
         return
     if os.path.abspath(path) != os.path.join(ROOT, "build", "bin", "nnzc"):
         raise BenchError("%s: no such executable" % path)
     log("compare: building build/bin/nnzc")
     for argv in (["cmake", "-S", ROOT, "-B", os.path.join(ROOT, "build")],
-                 ["cmake", "--build", os.path.join(ROOT, "build"), "--target", "nnzc",
+                 ["cmake", "--build", os.path.join(ROOT, "build"), "--target", "nnzc", "nnzrt",
                   "-j%d" % (os.cpu_count() or 1)]):
         status, out, err = run_cmd(argv, timeout)
         if status != 0:
@@ -236,6 +237,9 @@ def machine_facts(nnzc, ort_version):
         "loadavg_start": loadavg(),
         "nnzc": rel(nnzc),
         "nnzc_build_type": nnzc_build_type(nnzc),
+        # The git revision below is the tree's now; the binary may have been built from an older one.
+        "nnzc_built": datetime.datetime.fromtimestamp(os.path.getmtime(nnzc), datetime.timezone.utc)
+                                       .strftime("%Y-%m-%d %H:%M UTC"),
         "nnzc_git": git_revision(),
         "onnxruntime_node": ort_version,
         "node": node,
@@ -338,11 +342,11 @@ def pick_cpu_or_ref(a, label, model, threads):
     if status == 0:
         return "cpu", None
     why = last_line(err) or last_line(out) or "exit status %d" % status
-    note = ("nnzc bench --target cpu is not available for %s (%s); measured the reference "
-            "interpreter (--target ref) instead: a baseline, not the compiler" % (label, why))
     if a.strict:
-        raise BenchError(note)
-    return "ref", note
+        raise BenchError("nnzc bench --target cpu is not available for %s (%s), and --strict "
+                         "forbids falling back to --target ref" % (label, why))
+    return "ref", ("nnzc bench --target cpu is not available for %s (%s); measured the reference "
+                   "interpreter (--target ref) instead: a baseline, not the compiler" % (label, why))
 
 
 def weighted(samples):

@@ -118,7 +118,10 @@ def main():
     a = ap.parse_args()
     rows = [(n, conv_model(*shape)) for n, *shape in LAYERS] + [(n, gemm_model(*shape)) for n, *shape in GEMMS]
     tot = {"nnzc": 0.0, "ort": 0.0}
-    print(f"{'layer':14} {'MFLOP':>8} {'nnzc ms':>8} {'GF/s':>6} {'min GF/s':>8}" + ("  {'ort ms':>8} {'GF/s':>6} {'ratio':>6}" if a.ort else ""))
+    head = f"{'layer':14} {'MFLOP':>8} {'nnzc ms':>8} {'GF/s':>6} {'min GF/s':>8}"
+    if a.ort:
+        head += f"  {'ort ms':>8} {'GF/s':>6} {'ratio':>6}"
+    print(head)
     with tempfile.TemporaryDirectory() as tmp:
         for name, (model, flops) in rows:
             if a.only and a.only not in name:

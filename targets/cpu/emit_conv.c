@@ -1,26 +1,21 @@
 /* Conv and nnzc.FusedConv: out = act(conv(X, W) + B + R), NCHW, 1-D to 3-D (the 3-D view of
  * Window), any groups, strides, dilations and pads.
  *
- * Two code shapes:
+ * Three code shapes:
  *   - implicit GEMM (gemm.c) per (image, group): out[co][p] = sum_k W[co][k] * X[tap k][p],
  *     the weights repacked at compile time; a 1x1, stride-1, unpadded kernel reads the input
  *     rows directly (B = X), every other kernel packs im2col panels per tile;
+ *   - the same product transposed when the output has few pixels (a 7x7 map would leave a
+ *     quarter of the pixel lanes idle): channels in the lanes, see emit_transposed;
  *   - depthwise (one input channel per group, so the product would have k = kernel size and
- *     nothing to reuse): a direct convolution vectorised along the output row, every tap a
- *     broadcast weight times a (strided) row of the input, edge lanes masked at compile time. */
+ *     nothing to reuse): a direct convolution vectorised along the output row (or along the
+ *     whole plane for small "same" maps), every tap a broadcast weight times a (strided) row
+ *     of the input, edge lanes masked at compile time. */
 #include "gemm.h"
 
 #include <string.h>
 
 static int64_t vol(const int64_t *v) { return v[0] * v[1] * v[2]; }
-
-/* An optional input as the kernels see it: NULL when omitted or empty. */
-static const Value *opt_in(const Node *n, int i)
-{
-	if (i >= n->n_in || n->in[i] == NULL || shape_numel(&n->in[i]->shape) == 0)
-		return NULL;
-	return n->in[i];
-}
 
 /* ---------------------------------------------------------------- depthwise */
 
@@ -28,6 +23,7 @@ typedef struct Dw {
 	Cg *cg;
 	const Window *w;
 	const Activation *act;
+	DType dtype; /* of the output: results are rounded to it */
 	int vlen;
 	LLVMValueRef x, wt, y, bias, res; /* per-channel pointers (bias: the scalar's pointer) */
 	LLVMValueRef id0, ih0;            /* the output row's input origin */
@@ -38,24 +34,13 @@ static LLVMValueRef i64c(Cg *cg, int64_t v) { return cg_i64(cg, v); }
 static LLVMValueRef add(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
 static LLVMValueRef mulc(Cg *cg, LLVMValueRef a, int64_t c) { return LLVMBuildMul(cg->b, a, cg_i64(cg, c), ""); }
 
-/* live output lanes of position pos, and input lanes of tap offset off */
+/* live output lanes of position pos */
 static uint64_t out_bits(int vlen, int64_t pos, int64_t ow)
 {
 	uint64_t bits = 0;
 	for (int i = 0; i < vlen; i++)
 		if (pos * vlen + i < ow)
 			bits |= UINT64_C(1) << i;
-	return bits;
-}
-
-static uint64_t in_bits(int vlen, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow)
-{
-	uint64_t bits = 0;
-	for (int i = 0; i < vlen; i++) {
-		int64_t o = pos * vlen + i, c = o * stride + off;
-		if (o < ow && c >= 0 && c < iw)
-			bits |= UINT64_C(1) << i;
-	}
 	return bits;
 }
 
@@ -90,7 +75,7 @@ static void dw_group(Dw *z, int64_t cpos, LLVMValueRef rpos, int count)
 				LLVMValueRef wv = cg_splat(cg, cg_load(cg, cg->t_f32, z->wt, i64c(cg, tap)), vlen);
 				int64_t off = kw * w->dilation[2] - w->pad_lo[2];
 				for (int j = 0; j < count; j++) {
-					uint64_t bits = cpos >= 0 ? in_bits(vlen, cpos + j, off, sw, w->in[2], w->out[2]) : vk_all(vlen);
+					uint64_t bits = cpos >= 0 ? vk_row_bits(vlen, cpos + j, off, sw, w->in[2], w->out[2]) : vk_all(vlen);
 					if (bits == 0)
 						continue;
 					/* src is at the group's first column; lanes are relative to it */
@@ -108,7 +93,7 @@ static void dw_group(Dw *z, int64_t cpos, LLVMValueRef rpos, int count)
 		LLVMValueRef v = LLVMBuildLoad2(cg->b, vt, acc[j], "");
 		if (z->res)
 			v = LLVMBuildFAdd(cg->b, v, vk_load(cg, z->res, at, vlen, bits), "");
-		vk_store(cg, vk_act(cg, z->act, v), z->y, at, bits);
+		vk_store(cg, cg_round_dtype(cg, z->dtype, vk_act(cg, z->act, v)), z->y, at, bits);
 	}
 }
 
@@ -188,14 +173,14 @@ static void dw_flat(Dw *z)
 			LLVMValueRef at = i64c(cg, (p0 + j) * vlen), v = acc[j];
 			if (z->res)
 				v = LLVMBuildFAdd(cg->b, v, vk_load(cg, z->res, at, vlen, bits), "");
-			vk_store(cg, vk_act(cg, z->act, v), z->y, at, bits);
+			vk_store(cg, cg_round_dtype(cg, z->dtype, vk_act(cg, z->act, v)), z->y, at, bits);
 		}
 	}
 }
 
 static int emit_depthwise(Cg *cg, const Node *n, const Window *w, const Activation *act, NodeCode *code)
 {
-	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_input(n, 2), *r = n->op == OP_FusedConv ? opt_input(n, 3) : NULL;
 	const Value *y = n->out[0];
 	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = y->shape.dim[1];
 	int64_t mg = c > 0 ? m / c : 0; /* outputs per input channel */
@@ -222,7 +207,7 @@ static int emit_depthwise(Cg *cg, const Node *n, const Window *w, const Activati
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, plane, i64c(cg, m), "");
 	LLVMValueRef oc = LLVMBuildSRem(cg->b, plane, i64c(cg, m), "");
 	LLVMValueRef ic = LLVMBuildSDiv(cg->b, oc, i64c(cg, mg), "");
-	Dw z = {.cg = cg, .w = w, .act = act, .vlen = vlen};
+	Dw z = {.cg = cg, .w = w, .act = act, .dtype = y->dtype, .vlen = vlen};
 	z.x = cg_gep(cg, cg->t_f32, px, mulc(cg, add(cg, mulc(cg, img, c), ic), isz));
 	z.wt = cg_gep(cg, cg->t_f32, pw, mulc(cg, oc, ksz));
 	LLVMValueRef yoff = mulc(cg, plane, osz);
@@ -254,7 +239,7 @@ static int emit_depthwise(Cg *cg, const Node *n, const Window *w, const Activati
 	for (int64_t p = 0; p < npos; p++) {
 		bool all = out_bits(vlen, p, w->out[2]) == vk_all(vlen);
 		for (int64_t kw = 0; kw < w->kernel[2] && all; kw++)
-			all = in_bits(vlen, p, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) == vk_all(vlen);
+			all = vk_row_bits(vlen, p, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) == vk_all(vlen);
 		if (all && in_lo < 0)
 			in_lo = p;
 		if (all)
@@ -301,7 +286,7 @@ static bool transposed_pays(const Cg *cg, int64_t group, const Value *wt, int64_
 
 static int emit_transposed(Cg *cg, const Node *n, const Window *w, const Activation *act, NodeCode *code)
 {
-	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_input(n, 2), *r = n->op == OP_FusedConv ? opt_input(n, 3) : NULL;
 	const Value *y = n->out[0];
 	int64_t nimg = x->shape.dim[0], c = x->shape.dim[1], m = wt->shape.dim[0];
 	int64_t isz = vol(w->in), osz = vol(w->out), ksz = vol(w->kernel);
@@ -362,7 +347,7 @@ int emit_conv(Cg *cg, const Node *n, NodeCode *code)
 	static const Activation none = {ACT_NONE, 0.0f, 0.0f};
 	const ConvAttrs *ca = n->op == OP_FusedConv ? &n->attr.fused_conv.conv : &n->attr.conv;
 	const Activation *act = n->op == OP_FusedConv ? &n->attr.fused_conv.act : &none;
-	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *r = n->op == OP_FusedConv ? opt_in(n, 3) : NULL;
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_input(n, 2), *r = n->op == OP_FusedConv ? opt_input(n, 3) : NULL;
 	const Value *y = n->out[0];
 	if (!dtype_is_float(y->dtype))
 		return node_error(cg->d, n, "the cpu target computes Conv on floats only, not %s", dtype_name(y->dtype));

@@ -9,13 +9,6 @@
  * the correct-first form: no model nnzc targets for speed uses ConvTranspose. */
 #include "gemm.h"
 
-static const Value *opt_in(const Node *n, int i)
-{
-	if (i >= n->n_in || n->in[i] == NULL || shape_numel(&n->in[i]->shape) == 0)
-		return NULL;
-	return n->in[i];
-}
-
 static int64_t vol(const int64_t *v) { return v[0] * v[1] * v[2]; }
 
 /* Positions t in [0, count) with 0 <= t*stride + off < limit, as [*lo, *hi) (targets/ref/conv.c) */
@@ -40,7 +33,7 @@ static LLVMValueRef in_range(Cg *cg, LLVMValueRef v, int64_t limit)
 
 int emit_conv_transpose(Cg *cg, const Node *n, NodeCode *code)
 {
-	const Value *x = n->in[0], *wt = n->in[1], *b = opt_in(n, 2), *y = n->out[0];
+	const Value *x = n->in[0], *wt = n->in[1], *b = opt_input(n, 2), *y = n->out[0];
 	if (!dtype_is_float(y->dtype))
 		return node_error(cg->d, n, "the cpu target computes ConvTranspose on floats only, not %s", dtype_name(y->dtype));
 	Window w;
@@ -128,6 +121,12 @@ int emit_conv_transpose(Cg *cg, const Node *n, NodeCode *code)
 	cg_for_end(cg, &hl);
 	cg_for_end(cg, &dl);
 	cg_for_end(cg, &cl);
+	if (y->dtype != DT_F32 && y->dtype != DT_F64) {
+		/* the sums are complete: round them to the output's dtype (f16, bf16) */
+		o = cg_for(cg, &fl, cg_i64(cg, 0), cg_i64(cg, osz), 1, "o");
+		cg_store(cg, cg_round_dtype(cg, y->dtype, cg_load(cg, cg->t_f32, yp, o)), yp, o);
+		cg_for_end(cg, &fl);
+	}
 	cg_for_end(cg, &il);
 	cg_task_end(cg);
 	code->task[0] = fn;

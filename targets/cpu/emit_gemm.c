@@ -13,13 +13,6 @@
 
 #include <string.h>
 
-static const Value *opt_in(const Node *n, int i)
-{
-	if (i >= n->n_in || n->in[i] == NULL || shape_numel(&n->in[i]->shape) == 0)
-		return NULL;
-	return n->in[i];
-}
-
 /* ---------------------------------------------------------------- integer products */
 
 typedef struct IntGemm {
@@ -71,7 +64,8 @@ static int emit_int_gemm(Cg *cg, const IntGemm *q, NodeCode *code)
 	LLVMValueRef sum = LLVMBuildLoad2(b, cg->t_i64, acc, "");
 	LLVMValueRef cv = cg_i64(cg, 0);
 	if (pc) {
-		LLVMValueRef co = LLVMBuildAdd(b, LLVMBuildMul(b, i, cg_i64(cg, q->cm_rs), ""), LLVMBuildMul(b, j, cg_i64(cg, q->cm_cs), ""), "");
+		LLVMValueRef co = LLVMBuildAdd(b, LLVMBuildMul(b, i, cg_i64(cg, q->cm_rs), ""),
+					       LLVMBuildMul(b, j, cg_i64(cg, q->cm_cs), ""), "");
 		cv = cg_load(cg, cg->t_i64, pc, co);
 	}
 	LLVMValueRef out;
@@ -100,7 +94,7 @@ int emit_gemm(Cg *cg, const Node *n, NodeCode *code)
 	bool fused = n->op == OP_FusedGemm;
 	const GemmAttrs *ga = fused ? &n->attr.fused_gemm.gemm : &n->attr.gemm;
 	const Activation *act = fused ? &n->attr.fused_gemm.act : &none;
-	const Value *a = n->in[0], *b = n->in[1], *c = opt_in(n, 2), *r = fused ? opt_in(n, 3) : NULL;
+	const Value *a = n->in[0], *b = n->in[1], *c = opt_input(n, 2), *r = fused ? opt_input(n, 3) : NULL;
 	const Value *y = n->out[0];
 	int64_t m = y->shape.dim[0], nn = y->shape.dim[1], k = a->shape.dim[ga->trans_a ? 0 : 1];
 	int64_t cm = 1, cn = 1;

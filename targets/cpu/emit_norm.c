@@ -325,7 +325,8 @@ int emit_layer_norm(Cg *cg, const Node *n, NodeCode *code)
 	int64_t inner = shape_numel(&norm), numel = shape_numel(&x->shape);
 	code->n_tasks = 0;
 	if (inner == 0 || numel == 0)
-		return 0; /* nothing to normalise (the interpreter leaves Mean and InvStdDev zero-filled: see the report) */
+		return 0; /* nothing to normalise; NOTE: with inner == 0 but outer > 0 the interpreter's Mean
+			   * and InvStdDev are zero-filled, here they are left unwritten */
 	int64_t outer = numel / inner;
 	Param psc, pbi;
 	LLVMValueRef tsc, tbi;

@@ -82,7 +82,7 @@ static int make_col(Cg *cg, const Window *w, int j, int which, TapCol *col, cons
 	if (!uniform)
 		col->table = cg_table_i64(cg, v, n, what);
 	free(v);
-	return 0;
+	return uniform || col->table ? 0 : diag_error(cg->d, "out of memory");
 }
 
 static LLVMValueRef col_at(Cg *cg, const TapCol *c, LLVMValueRef o)
@@ -122,13 +122,17 @@ static void plan_w(Cg *cg, PoolGen *p)
 		int64_t maxstart = floor_div(in - (int64_t)v * s + pad - (k - 1) * dl, s);
 		if (maxstart > p->ihi - v)
 			maxstart = p->ihi - v;
-		p->lanes = v;
-		p->nvec = maxstart >= p->ilo ? (maxstart - p->ilo) / v + 1 : 0;
+		int64_t nvec = maxstart >= p->ilo ? (maxstart - p->ilo) / v + 1 : 0;
 		/* the last vector ends at ihi; with s > 1 its wide load is shifted back by s - 1 so that
 		 * it ends on the last element it uses */
 		int64_t last = p->ihi - v;
-		p->tail_vec = p->ilo + p->nvec * v < p->ihi && last * s - pad - (s - 1) >= 0;
-		return;
+		bool tail = p->ilo + nvec * v < p->ihi && last * s - pad - (s - 1) >= 0;
+		if (nvec > 0 || tail) {
+			p->lanes = v;
+			p->nvec = nvec;
+			p->tail_vec = tail;
+			return;
+		}
 	}
 }
 

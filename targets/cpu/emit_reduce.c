@@ -187,8 +187,7 @@ typedef struct Red {
 	CgRed comb;
 	int pre;
 	LLVMTypeRef et, at;  /* element in memory, accumulator */
-	bool y_fp;           /* output class */
-	DType ydt;
+	DType ydt;           /* output dtype, for rounding */
 	int64_t count;       /* elements per output */
 	int lanes;
 	Dims d;
@@ -371,6 +370,8 @@ int emit_reduce(Cg *cg, const Node *n, NodeCode *code)
 	int64_t k = axes ? shape_numel(&axes->shape) : 0;
 	if (k > 0 && axes->data == NULL)
 		return node_error(cg->d, n, "the cpu target needs constant axes");
+	if (k > 0 && dtype_is_float(axes->dtype))
+		return node_error(cg->d, n, "axes must be int64, got %s", dtype_name(axes->dtype));
 	if (k == 0 && n->attr.reduce.noop_with_empty_axes)
 		return emit_copy(cg, n, code);
 	bool mask[NNZC_MAX_RANK];
@@ -391,9 +392,8 @@ int emit_reduce(Cg *cg, const Node *n, NodeCode *code)
 	if (m * r.count != shape_numel(&x->shape) && r.count != 0)
 		return node_error(cg->d, n, "output shape does not fit the reduction");
 	bool fp = dtype_is_float(x->dtype);
-	r.y_fp = dtype_is_float(y->dtype);
 	r.ydt = y->dtype;
-	if (r.y_fp != fp)
+	if (dtype_is_float(y->dtype) != fp)
 		return node_error(cg->d, n, "output dtype %s does not match input dtype %s", dtype_name(y->dtype),
 				  dtype_name(x->dtype));
 	code->n_tasks = 0;

@@ -9,7 +9,7 @@
  * computes offsets and runs loops. */
 #include "gemm.h"
 
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,9 +117,15 @@ static int plan_im2col_rows(GemmPlan *p, const GemmSpec *s, int64_t batch, doubl
 		int64_t tw = r * ow, tiles = rows_total / r;
 		if (im2col_ld(p, w, r) * ks * 4 > PANEL_BYTES)
 			break;
-		double base = lane_use(p, tw);
+		/* tiles of ~256 columns measured best (fewer panel rows per k-block below, more
+		 * k-blocks above) */
+		double base = lane_use(p, tw) * (1.0 - 0.01 * fabs(log2((double)tw / 256.0)));
 		if (tw < 64)
 			base *= 1.0 - 0.002 * (double)(64 - tw);
+		/* every k-block after the first reloads and restores the partial sums: ~4 k
+		 * iterations' worth */
+		int64_t cpb = PANEL_BYTES / (im2col_ld(p, w, r) * ks * 4), nkb = ceil_div(s->im2col.cin, cpb);
+		base /= 1.0 + 4.0 * (double)(nkb - 1) / (double)s->k;
 		for (int64_t c = 1; c <= p->nblocks && c <= 16; c++) {
 			int64_t bpc = ceil_div(p->nblocks, c);
 			if (ceil_div(p->nblocks, bpc) != c)
@@ -250,7 +256,7 @@ static int plan(GemmPlan *p, const GemmSpec *s, int vlen)
 		p->bpc = ceil_div(p->nblocks, p->nchunks);
 	} else {
 		bool panel = s->b_kind != GB_DIRECT && s->b_kind != GB_PACKED;
-		plan_columns(p, s, ns, macs, s->c_trans ? 1 : MAX_ITERATIONS, panel ? MAX_PANEL_COLS : INT64_MAX / 4);
+		plan_columns(p, s, ns, macs, MAX_ITERATIONS, panel ? MAX_PANEL_COLS : INT64_MAX / 4);
 		if (s->b_kind != GB_DIRECT && s->b_kind != GB_PACKED) {
 			p->panel_ld = p->tw;
 			int64_t kc = PANEL_BYTES / (p->panel_ld * 4);
@@ -284,7 +290,7 @@ static LLVMValueRef pack_a(Cg *cg, const GemmSpec *s, const GemmPlan *p)
 					out[kk * mr + r] = src[q * mk + (m0 + r) * s->a_rs + kk * s->a_ks];
 			m0 += mr;
 		}
-	LLVMValueRef g = vk_global(cg, dst, numel, "packed_a");
+	LLVMValueRef g = cg_table_f32(cg, dst, numel, "packed_a");
 	free(dst);
 	return g;
 }
@@ -303,7 +309,7 @@ static LLVMValueRef pack_b(Cg *cg, const GemmSpec *s, const GemmPlan *p)
 		for (int64_t kk = 0; kk < s->k; kk++)
 			for (int64_t j = 0; j < p->nr && j0 * p->nr + j < s->n; j++)
 				dst[(j0 * s->k + kk) * p->nr + j] = src[kk * s->b_ks + (j0 * p->nr + j) * s->b_ns];
-	LLVMValueRef g = vk_global(cg, dst, total, "packed_b");
+	LLVMValueRef g = cg_table_f32(cg, dst, total, "packed_b");
 	free(dst);
 	return g;
 }
@@ -437,19 +443,6 @@ typedef struct RowWalk {
 	int64_t in_lo, in_hi; /* positions where every tap reads inside the row */
 } RowWalk;
 
-/* lanes of position pos whose input column for tap offset `off` is inside [0, iw) and whose
- * output column is inside [0, ow) */
-static uint64_t lane_bits(int vlen, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow)
-{
-	uint64_t bits = 0;
-	for (int i = 0; i < vlen; i++) {
-		int64_t o = pos * vlen + i, c = o * stride + off;
-		if (o < ow && c >= 0 && c < iw)
-			bits |= UINT64_C(1) << i;
-	}
-	return bits;
-}
-
 static void row_walk(RowWalk *rw, int vlen, const Window *w)
 {
 	rw->vlen = vlen;
@@ -460,7 +453,7 @@ static void row_walk(RowWalk *rw, int vlen, const Window *w)
 	for (int64_t pos = 0; pos < rw->npos; pos++) {
 		bool all = true;
 		for (int64_t kw = 0; kw < w->kernel[2] && all; kw++)
-			all = lane_bits(vlen, pos, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) ==
+			all = vk_row_bits(vlen, pos, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) ==
 			      vk_all(vlen);
 		if (all && lo < 0)
 			lo = pos;
@@ -492,8 +485,8 @@ static void copy_row(Cg *cg, const RowWalk *rw, const Window *w, LLVMValueRef sr
 			LLVMValueRef col = mul_c(cg, ip, vlen);
 			LLVMValueRef s = zero ? NULL : cg_gep(cg, cg->t_f32, src, mul_c(cg, col, sw));
 			for (int64_t kw = 0; kw < kwn; kw++) {
-				LLVMValueRef v = zero ? LLVMConstNull(vt)
-						      : vk_load_strided(cg, s, kw * w->dilation[2] - w->pad_lo[2], sw, vlen, vk_all(vlen));
+				int64_t off = kw * w->dilation[2] - w->pad_lo[2];
+				LLVMValueRef v = zero ? LLVMConstNull(vt) : vk_load_strided(cg, s, off, sw, vlen, vk_all(vlen));
 				cg_store(cg, v, dst, add_i64(cg, dst_at, add_i64(cg, col, cg_i64(cg, kw * dst_ks))));
 			}
 			cg_for_end(cg, &l);
@@ -502,8 +495,9 @@ static void copy_row(Cg *cg, const RowWalk *rw, const Window *w, LLVMValueRef sr
 		}
 		for (int64_t kw = 0; kw < kwn; kw++) {
 			int64_t off = kw * w->dilation[2] - w->pad_lo[2];
-			uint64_t bits = lane_bits(vlen, pos, off, sw, w->in[2], w->out[2]);
-			LLVMValueRef v = zero ? LLVMConstNull(vt) : vk_load_strided(cg, src, pos * vlen * sw + off, sw, vlen, bits);
+			uint64_t bits = vk_row_bits(vlen, pos, off, sw, w->in[2], w->out[2]);
+			LLVMValueRef v = zero ? LLVMConstNull(vt)
+					      : vk_load_strided(cg, src, pos * vlen * sw + off, sw, vlen, bits);
 			cg_store(cg, v, dst, add_i64(cg, dst_at, cg_i64(cg, pos * vlen + kw * dst_ks)));
 		}
 	}
@@ -549,8 +543,8 @@ static void pack_im2col(GemmCtx *x)
 		LLVMValueRef dst_at = add_i64(cg, prow, cg_i64(cg, r * w->out[2]));
 		IfBlock ib;
 		cg_if(cg, &ib, ok, true);
-		LLVMValueRef src = LLVMBuildGEP2(cg->b, cg->t_f32, xc,
-						 (LLVMValueRef[]){mul_c(cg, add_i64(cg, mul_c(cg, id, w->in[1]), ih), w->in[2])}, 1, "");
+		LLVMValueRef rowoff = mul_c(cg, add_i64(cg, mul_c(cg, id, w->in[1]), ih), w->in[2]);
+		LLVMValueRef src = LLVMBuildGEP2(cg->b, cg->t_f32, xc, &rowoff, 1, "");
 		copy_row(cg, &rw, w, src, x->panel, dst_at, p->panel_ld, false);
 		cg_else(cg, &ib);
 		copy_row(cg, &rw, w, NULL, x->panel, dst_at, p->panel_ld, true);
@@ -588,7 +582,8 @@ static void pack_gather(GemmCtx *x)
 	const GemmPlan *p = x->p;
 	Loop lk, lj;
 	LLVMValueRef kk = cg_for(cg, &lk, cg_i64(cg, 0), x->klen, 1, "kk");
-	LLVMValueRef src = add_i64(cg, x->b_off, add_i64(cg, mul_c(cg, add_i64(cg, x->k0, kk), s->b_ks), mul_c(cg, x->n_lo, s->b_ns)));
+	LLVMValueRef src = add_i64(cg, mul_c(cg, add_i64(cg, x->k0, kk), s->b_ks), mul_c(cg, x->n_lo, s->b_ns));
+	src = add_i64(cg, x->b_off, src);
 	LLVMValueRef dst = mul_c(cg, kk, p->panel_ld);
 	LLVMValueRef j = cg_for(cg, &lj, cg_i64(cg, 0), x->width, 1, "j");
 	cg_store(cg, cg_load(cg, cg->t_f32, x->b, add_i64(cg, src, mul_c(cg, j, s->b_ns))), x->panel, add_i64(cg, dst, j));
@@ -635,7 +630,8 @@ static void pack_im2col_columns(GemmCtx *x)
 				     cg_i64(cg, w->pad_lo[d]), "");
 		ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntULT, in[d], cg_i64(cg, w->in[d]), ""), "");
 	}
-	LLVMValueRef at = add_i64(cg, xc, add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, in[0], w->in[1]), in[1]), w->in[2]), in[2]));
+	LLVMValueRef at = mul_c(cg, add_i64(cg, mul_c(cg, in[0], w->in[1]), in[1]), w->in[2]);
+	at = add_i64(cg, xc, add_i64(cg, at, in[2]));
 	IfBlock ib;
 	cg_if(cg, &ib, ok, true);
 	cg_store(cg, cg_load(cg, cg->t_f32, x->b, at), x->panel, add_i64(cg, dst, j));
@@ -741,12 +737,7 @@ int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code)
 	if (s->m == 0 || s->n == 0)
 		return 0;
 	if (plan(&p, s, cg->vlen) < 0)
-		return node_error(cg->d, s->node, "the convolution's rows are too wide for the cpu target's im2col panels");
-	if (getenv("NNZC_GEMM_DEBUG")) /* EXPERIMENT */
-		fprintf(stderr, "%s: m=%lld n=%lld k=%lld kind=%d mr=%d/%d nb=%lld nv=%d tw=%lld tiles=%lld chunks=%lld(bpc %lld) rows=%lld ld=%lld kc=%lld nkb=%lld tail=%lld it=%lld mouter=%d\n",
-			s->node->name, (long long)s->m, (long long)s->n, (long long)s->k, s->b_kind, p.mr_hi, p.mr_lo, (long long)p.nblocks, p.nv,
-			(long long)p.tw, (long long)p.ntiles, (long long)p.nchunks, (long long)p.bpc, (long long)p.rows, (long long)p.panel_ld,
-			(long long)p.kc, (long long)p.nkb, (long long)p.tail, (long long)p.iterations, p.m_outer);
+		return node_error(cg->d, s->node, "the cpu target cannot tile this product (im2col panel too large)");
 	GemmCtx x = {.cg = cg, .s = s, .p = &p};
 	LLVMValueRef a_glob = NULL, b_glob = NULL;
 	if (!s->a_im2col && a_packable(s)) {

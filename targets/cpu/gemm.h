@@ -5,17 +5,21 @@
  * vector lanes; A's elements are broadcast. For a convolution A is the weight (rows = output
  * channels) and B the input seen as im2col columns (one per output pixel), so the result is
  * NCHW without any transposition; for Gemm/MatMul B is the right operand (columns = output
- * features).
+ * features). A convolution with few output pixels is set up the other way round (c_trans: the
+ * channels in the lanes, the pixels broadcast) and transposes each micro-tile in registers
+ * before storing it.
  *
  * Blocking (gemm.c): the columns are split into tiles, the rows into chunks of m-blocks; one
  * (batch, tile, chunk) triple is one parallel iteration. Inside an iteration every micro-tile
  * of MR rows x NV vectors keeps its accumulators in registers over the whole reduction (or
- * over one k-block when B is a packed panel), then the epilogue adds alpha, the addends (bias,
- * Gemm's C, residual) and the activation in registers and stores once. Rows come in two sizes
- * mr_hi and mr_lo = mr_hi - 1 so that any m is covered without padding rows.
+ * over one k-block when an operand is a packed panel), then the epilogue adds alpha, the
+ * addends (bias, Gemm's C, residual) and the activation in registers and stores once. Rows come
+ * in two sizes mr_hi and mr_lo = mr_hi - 1 so that any m is covered without padding rows.
  *
  * Constant A is repacked at compile time into m-blocks [k][mr] (one broadcast stream per
- * block); constant B (Gemm weights) into column panels [k][NR]. */
+ * block); constant B (Gemm weights, transposed convolution weights) into column panels
+ * [k][NR]. The micro-kernel prefetches these streams: on first use in an inference they come
+ * from DRAM. */
 #ifndef NNZC_CPU_GEMM_H
 #define NNZC_CPU_GEMM_H
 
@@ -83,8 +87,6 @@ int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code);
 
 /* ---------------------------------------------------------------- microkernel.c: vector pieces */
 
-/* A constant of t (scalar or vector) */
-LLVMValueRef vk_constf(Cg *cg, LLVMTypeRef t, double v);
 /* a*b + c, fused where the target has FMA (llvm.fmuladd: the backend decides, so --cpu generic
  * gets mul+add and AVX2/AVX-512 targets get vfmadd) */
 LLVMValueRef vk_fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
@@ -101,14 +103,20 @@ LLVMValueRef vk_load_strided(Cg *cg, LLVMValueRef base, int64_t off, int64_t str
 /* The fused activation on a float vector or scalar, the formulas of targets/ref/nn.c. */
 LLVMValueRef vk_act(Cg *cg, const Activation *act, LLVMValueRef x);
 static inline uint64_t vk_all(int lanes) { return lanes >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << lanes) - 1; }
+/* Lanes i of the vector of output columns pos*lanes + i whose output column is below ow and
+ * whose input column (column*stride + off) lies in [0, iw): the compile-time mask of one tap. */
+uint64_t vk_row_bits(int lanes, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow);
+
+/* An optional input as the kernels see it: NULL when omitted or empty (targets/ref's rule). */
+static inline const Value *opt_input(const Node *n, int i)
+{
+	if (i >= n->n_in || n->in[i] == NULL || shape_numel(&n->in[i]->shape) == 0)
+		return NULL;
+	return n->in[i];
+}
 
 /* A 64-byte aligned float scratch array on the current task's stack. */
 LLVMValueRef vk_scratch(Cg *cg, int64_t floats, const char *name);
-/* A private global (64-byte aligned) holding n floats, named after the current node. */
-LLVMValueRef vk_global(Cg *cg, const float *v, int64_t n, const char *what);
-
-/* The value's data pointer plus a runtime element offset. */
-LLVMValueRef vk_at(Cg *cg, LLVMValueRef base, LLVMValueRef off);
 
 /* ---------------------------------------------------------------- internals of gemm.c and microkernel.c */
 

@@ -12,21 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_vec(LLVMTypeRef t) { return LLVMGetTypeKind(t) == LLVMVectorTypeKind; }
-
-LLVMValueRef vk_constf(Cg *cg, LLVMTypeRef t, double v)
-{
-	LLVMValueRef c = LLVMConstReal(is_vec(t) ? LLVMGetElementType(t) : t, v);
-	if (!is_vec(t))
-		return c;
-	LLVMValueRef e[64];
-	unsigned lanes = LLVMGetVectorSize(t);
-	(void)cg;
-	for (unsigned i = 0; i < lanes && i < 64; i++)
-		e[i] = c;
-	return LLVMConstVector(e, lanes);
-}
-
 LLVMValueRef vk_fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
 {
 	return cg_intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(a), (LLVMValueRef[]){a, b, c}, 3);
@@ -39,8 +24,6 @@ LLVMValueRef vk_mask(Cg *cg, int lanes, uint64_t bits)
 		e[i] = LLVMConstInt(cg->t_i1, (bits >> i) & 1, 0);
 	return LLVMConstVector(e, (unsigned)lanes);
 }
-
-LLVMValueRef vk_at(Cg *cg, LLVMValueRef base, LLVMValueRef off) { return cg_gep(cg, cg->t_f32, base, off); }
 
 /* An intrinsic overloaded on a vector type and a pointer type (llvm.masked.load/store). */
 static LLVMValueRef call_vp(Cg *cg, const char *name, LLVMTypeRef vt, LLVMValueRef *args, int n)
@@ -111,6 +94,17 @@ LLVMValueRef vk_load_strided(Cg *cg, LLVMValueRef base, int64_t off, int64_t str
 	return v;
 }
 
+uint64_t vk_row_bits(int lanes, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow)
+{
+	uint64_t bits = 0;
+	for (int i = 0; i < lanes; i++) {
+		int64_t o = pos * lanes + i, c = o * stride + off;
+		if (o < ow && c >= 0 && c < iw)
+			bits |= UINT64_C(1) << i;
+	}
+	return bits;
+}
+
 /* ---------------------------------------------------------------- activations */
 
 static LLVMValueRef sel_lt(Cg *cg, LLVMValueRef x, LLVMValueRef c, LLVMValueRef then, LLVMValueRef other)
@@ -127,7 +121,7 @@ static LLVMValueRef sel_gt(Cg *cg, LLVMValueRef x, LLVMValueRef c, LLVMValueRef 
 static LLVMValueRef clamp01(Cg *cg, LLVMValueRef t)
 {
 	LLVMTypeRef ty = LLVMTypeOf(t);
-	LLVMValueRef zero = vk_constf(cg, ty, 0.0), one = vk_constf(cg, ty, 1.0);
+	LLVMValueRef zero = cg_constf(cg, ty, 0.0), one = cg_constf(cg, ty, 1.0);
 	return sel_lt(cg, t, zero, zero, sel_gt(cg, t, one, one, t));
 }
 
@@ -136,9 +130,9 @@ static LLVMValueRef sigmoid(Cg *cg, LLVMValueRef x)
 {
 	LLVMTypeRef t = LLVMTypeOf(x);
 	LLVMValueRef e = cg_exp(cg, LLVMBuildFNeg(cg->b, cg_intrinsic(cg, "llvm.fabs", t, &x, 1), ""));
-	LLVMValueRef s = LLVMBuildFDiv(cg->b, vk_constf(cg, t, 1.0), LLVMBuildFAdd(cg->b, vk_constf(cg, t, 1.0), e, ""), "");
+	LLVMValueRef s = LLVMBuildFDiv(cg->b, cg_constf(cg, t, 1.0), LLVMBuildFAdd(cg->b, cg_constf(cg, t, 1.0), e, ""), "");
 	LLVMValueRef neg = LLVMBuildFMul(cg->b, e, s, "");
-	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGE, x, vk_constf(cg, t, 0.0), ""), s, neg, "");
+	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGE, x, cg_constf(cg, t, 0.0), ""), s, neg, "");
 }
 
 /* tanh as Cephes' tanhf: an odd polynomial below |x| = 0.625 (where 1 - 2/(e^2x + 1) would
@@ -151,40 +145,39 @@ static LLVMValueRef tanh_v(Cg *cg, LLVMValueRef x)
 	LLVMValueRef z = LLVMBuildFMul(b, x, x, "");
 	static const double p[] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
 				   -3.33332819422E-1};
-	LLVMValueRef y = vk_constf(cg, t, p[0]);
+	LLVMValueRef y = cg_constf(cg, t, p[0]);
 	for (int i = 1; i < 5; i++)
-		y = vk_fmuladd(cg, y, z, vk_constf(cg, t, p[i]));
+		y = vk_fmuladd(cg, y, z, cg_constf(cg, t, p[i]));
 	LLVMValueRef small = vk_fmuladd(cg, LLVMBuildFMul(b, y, z, ""), x, x);
-	LLVMValueRef e = cg_exp(cg, LLVMBuildFAdd(b, a, a, ""));
-	LLVMValueRef big = LLVMBuildFSub(b, vk_constf(cg, t, 1.0),
-					 LLVMBuildFDiv(b, vk_constf(cg, t, 2.0), LLVMBuildFAdd(b, e, vk_constf(cg, t, 1.0), ""), ""), "");
+	LLVMValueRef e1 = LLVMBuildFAdd(b, cg_exp(cg, LLVMBuildFAdd(b, a, a, "")), cg_constf(cg, t, 1.0), "");
+	LLVMValueRef big = LLVMBuildFSub(b, cg_constf(cg, t, 1.0), LLVMBuildFDiv(b, cg_constf(cg, t, 2.0), e1, ""), "");
 	big = cg_intrinsic(cg, "llvm.copysign", t, (LLVMValueRef[]){big, x}, 2);
-	return sel_lt(cg, a, vk_constf(cg, t, 0.625), small, big);
+	return sel_lt(cg, a, cg_constf(cg, t, 0.625), small, big);
 }
 
 LLVMValueRef vk_act(Cg *cg, const Activation *act, LLVMValueRef x)
 {
 	LLVMBuilderRef b = cg->b;
 	LLVMTypeRef t = LLVMTypeOf(x);
-	LLVMValueRef zero = vk_constf(cg, t, 0.0);
+	LLVMValueRef zero = cg_constf(cg, t, 0.0);
 	switch ((ActKind)act->kind) {
 	case ACT_NONE: return x;
 	case ACT_RELU: return sel_lt(cg, x, zero, zero, x); /* NaN stays NaN */
-	case ACT_LEAKY_RELU: return sel_lt(cg, x, zero, LLVMBuildFMul(b, x, vk_constf(cg, t, act->alpha), ""), x);
+	case ACT_LEAKY_RELU: return sel_lt(cg, x, zero, LLVMBuildFMul(b, x, cg_constf(cg, t, act->alpha), ""), x);
 	case ACT_CLIP: {
 		/* [alpha, beta] = [min, max], max applied last as Clip does when min > max */
-		LLVMValueRef lo = vk_constf(cg, t, act->alpha), hi = vk_constf(cg, t, act->beta);
+		LLVMValueRef lo = cg_constf(cg, t, act->alpha), hi = cg_constf(cg, t, act->beta);
 		LLVMValueRef v = sel_lt(cg, x, lo, lo, x);
 		return sel_gt(cg, v, hi, hi, v);
 	}
 	case ACT_SIGMOID: return sigmoid(cg, x);
 	case ACT_TANH: return tanh_v(cg, x);
 	case ACT_HARD_SIGMOID:
-		return clamp01(cg, LLVMBuildFAdd(b, LLVMBuildFMul(b, x, vk_constf(cg, t, act->alpha), ""),
-						 vk_constf(cg, t, act->beta), ""));
+		return clamp01(cg, LLVMBuildFAdd(b, LLVMBuildFMul(b, x, cg_constf(cg, t, act->alpha), ""),
+						 cg_constf(cg, t, act->beta), ""));
 	case ACT_HARD_SWISH:
-		return LLVMBuildFMul(b, x, clamp01(cg, LLVMBuildFAdd(b, LLVMBuildFMul(b, x, vk_constf(cg, t, 1.0 / 6.0), ""),
-								     vk_constf(cg, t, 0.5), "")), "");
+		return LLVMBuildFMul(b, x, clamp01(cg, LLVMBuildFAdd(b, LLVMBuildFMul(b, x, cg_constf(cg, t, 1.0 / 6.0), ""),
+								     cg_constf(cg, t, 0.5), "")), "");
 	}
 	return x;
 }
@@ -197,8 +190,6 @@ LLVMValueRef vk_scratch(Cg *cg, int64_t floats, const char *name)
 	LLVMSetAlignment(a, 64);
 	return a;
 }
-
-LLVMValueRef vk_global(Cg *cg, const float *v, int64_t n, const char *what) { return cg_table_f32(cg, v, n, what); }
 
 /* ---------------------------------------------------------------- the micro-kernel */
 
@@ -261,7 +252,7 @@ static LLVMValueRef epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLV
 	LLVMTypeRef vt = LLVMTypeOf(val);
 	int lanes = (int)LLVMGetVectorSize(vt);
 	if (s->alpha != 1.0f)
-		val = LLVMBuildFMul(cg->b, val, vk_constf(cg, vt, s->alpha), "");
+		val = LLVMBuildFMul(cg->b, val, cg_constf(cg, vt, s->alpha), "");
 	for (int i = 0; i < s->n_add; i++) {
 		const GemmAddend *ad = &s->add[i];
 		LLVMValueRef off = add_i64(cg, x->add_off[i], mul_c(cg, row, ad->rs)), t;
@@ -272,7 +263,7 @@ static LLVMValueRef epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLV
 		if (ad->scale == 1.0f)
 			val = LLVMBuildFAdd(cg->b, val, t, "");
 		else
-			val = vk_fmuladd(cg, t, vk_constf(cg, vt, ad->scale), val);
+			val = vk_fmuladd(cg, t, cg_constf(cg, vt, ad->scale), val);
 	}
 	return cg_round_dtype(cg, s->c->dtype, vk_act(cg, &s->act, val));
 }

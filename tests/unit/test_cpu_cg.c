@@ -374,6 +374,34 @@ START_TEST(test_conv_transpose)
 }
 END_TEST
 
+/* f16 tensors: every result rounded to f16 as the interpreter rounds it (a k-blocked product
+ * rounds once, at the end) */
+START_TEST(test_f16)
+{
+	Graph *g = graph_new("f16");
+	Diag d = {0};
+	Value *x = input(g, "x", DT_F16, SHAPE(1, 40, 9, 9));
+	Value *wc = constant(g, DT_F16, SHAPE(24, 40, 3, 3)), *bc = constant(g, DT_F16, SHAPE(24));
+	Node *conv = graph_add_node(g, OP_Conv, "conv", 3, (Value *[]){x, wc, bc}, 1);
+	conv->attr.conv.pads = INTS(1, 1, 1, 1);
+	Value *wd = constant(g, DT_F16, SHAPE(40, 1, 3, 3));
+	Node *dw = graph_add_node(g, OP_Conv, "dw", 2, (Value *[]){x, wd}, 1);
+	dw->attr.conv.group = 40;
+	dw->attr.conv.strides = INTS(2, 2);
+	Value *wt = constant(g, DT_F16, SHAPE(40, 3, 2, 2));
+	Node *ct = graph_add_node(g, OP_ConvTranspose, "ct", 2, (Value *[]){x, wt}, 1);
+	ct->attr.conv.strides = INTS(2, 2);
+	Value *a = input(g, "a", DT_F16, SHAPE(5, 300)), *b = constant(g, DT_F16, SHAPE(300, 70));
+	Node *mm = graph_add_node(g, OP_MatMul, "mm", 2, (Value *[]){a, b}, 1);
+	ck_assert_msg(pass_shape_infer(g, NULL, &d) == 0, "%s", d.msg);
+	graph_add_output(g, conv->out[0]);
+	graph_add_output(g, dw->out[0]);
+	graph_add_output(g, ct->out[0]);
+	graph_add_output(g, mm->out[0]);
+	check_graph(g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cpu_cg");
@@ -383,6 +411,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_gemm, 0, (int)(sizeof gemm_cases / sizeof *gemm_cases));
 	tcase_add_loop_test(tc, test_matmul, 0, 10);
 	tcase_add_loop_test(tc, test_conv_transpose, 0, 5);
+	tcase_add_test(tc, test_f16);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
