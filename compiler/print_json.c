@@ -44,7 +44,7 @@ static int utf8_len(const unsigned char *p)
 	return n;
 }
 
-static void json_str(const char *s, FILE *f)
+void json_print_string(const char *s, FILE *f)
 {
 	fputc('"', f);
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -73,7 +73,7 @@ static void json_str(const char *s, FILE *f)
 	fputc('"', f);
 }
 
-static void json_float(double v, FILE *f)
+void json_print_number(double v, FILE *f)
 {
 	if (isnan(v))
 		fputs("\"nan\"", f);
@@ -105,9 +105,9 @@ static void json_shape(const Shape *s, FILE *f)
 static void json_value_fields(const Value *v, FILE *f)
 {
 	fputs("\"name\": ", f);
-	json_str(v->name, f);
+	json_print_string(v->name, f);
 	fputs(", \"dtype\": ", f);
-	json_str(dtype_name(v->dtype), f);
+	json_print_string(dtype_name(v->dtype), f);
 	fputs(", \"shape\": ", f);
 	json_shape(&v->shape, f);
 }
@@ -123,7 +123,7 @@ static void json_encoding(const Encoding *e, FILE *f)
 static void json_attr(const AttrDesc *a, const OpAttrs *attrs, FILE *f)
 {
 	const char *p = (const char *)attrs + a->offset;
-	json_str(a->name, f);
+	json_print_string(a->name, f);
 	fputs(": ", f);
 	switch (a->type) {
 	case AT_INT: {
@@ -135,7 +135,7 @@ static void json_attr(const AttrDesc *a, const OpAttrs *attrs, FILE *f)
 	case AT_FLOAT: {
 		float v;
 		memcpy(&v, p, sizeof v);
-		json_float(v, f);
+		json_print_number(v, f);
 		break;
 	}
 	case AT_INTS: {
@@ -153,7 +153,7 @@ static void json_attr(const AttrDesc *a, const OpAttrs *attrs, FILE *f)
 		while (a->enum_names[count])
 			count++;
 		if (v >= 0 && v < count)
-			json_str(a->enum_names[v], f);
+			json_print_string(a->enum_names[v], f);
 		else
 			fprintf(f, "%d", v); /* invalid; the verifier reports it */
 		break;
@@ -161,17 +161,17 @@ static void json_attr(const AttrDesc *a, const OpAttrs *attrs, FILE *f)
 	case AT_DTYPE: {
 		DType v;
 		memcpy(&v, p, sizeof v);
-		json_str(dtype_name(v), f);
+		json_print_string(dtype_name(v), f);
 		break;
 	}
 	case AT_SCALAR: {
 		ScalarAttr v;
 		memcpy(&v, p, sizeof v);
 		fputs("{\"dtype\": ", f);
-		json_str(dtype_name(v.dtype), f);
+		json_print_string(dtype_name(v.dtype), f);
 		fputs(", \"value\": ", f);
 		if (dtype_is_float(v.dtype))
-			json_float(v.f, f);
+			json_print_number(v.f, f);
 		else
 			fprintf(f, "%lld", (long long)v.i);
 		fputc('}', f);
@@ -183,15 +183,15 @@ static void json_attr(const AttrDesc *a, const OpAttrs *attrs, FILE *f)
 static void json_node(const Node *n, FILE *f)
 {
 	fputs("    {\"name\": ", f);
-	json_str(n->name, f);
+	json_print_string(n->name, f);
 	fputs(", \"op\": ", f);
-	json_str(op_name(n->op), f);
+	json_print_string(op_name(n->op), f);
 	fputs(", \"inputs\": [", f);
 	for (int i = 0; i < n->n_in; i++) {
 		if (i)
 			fputs(", ", f);
 		if (n->in[i])
-			json_str(n->in[i]->name, f);
+			json_print_string(n->in[i]->name, f);
 		else
 			fputs("null", f);
 	}
@@ -218,7 +218,7 @@ static void json_node(const Node *n, FILE *f)
 void graph_print_json(const Graph *g, FILE *f)
 {
 	fputs("{\n  \"name\": ", f);
-	json_str(g->name, f);
+	json_print_string(g->name, f);
 	fprintf(f, ",\n  \"opset\": %lld,\n  \"inputs\": [", (long long)g->opset);
 	for (int i = 0; i < g->n_inputs; i++) {
 		fputs(i ? ",\n    {" : "\n    {", f);
@@ -251,7 +251,7 @@ void graph_print_json(const Graph *g, FILE *f)
 	for (int i = 0; i < g->n_outputs; i++) {
 		if (i)
 			fputs(", ", f);
-		json_str(g->outputs[i]->name, f);
+		json_print_string(g->outputs[i]->name, f);
 	}
 	fputs("]\n}\n", f);
 }

@@ -22,7 +22,9 @@ static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *
 		g->name, g->n_nodes, n_const, (long long)weight_elems);
 	for (int i = 0; i < p->n; i++)
 		fprintf(f, "%s{\"name\": \"%s\", \"seconds\": %.6f}", i ? ", " : "", p->step[i].pass->name, secs[i]);
-	fprintf(f, "]}\n");
+	fprintf(f, "], \"remarks\": ");
+	remarks_print_json(g, f);
+	fprintf(f, "}\n");
 	return outfile_commit(&out, d);
 }
 

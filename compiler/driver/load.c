@@ -120,6 +120,7 @@ Graph *load_and_optimize(const DriverOptions *o, const char *stop_after, double 
 		graph_free(g);
 		return NULL;
 	}
+	remarks_print(g, stderr);
 	if (ran)
 		*ran = p;
 	return g;

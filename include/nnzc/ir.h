@@ -166,6 +166,35 @@ const char *encoding_kind_name(EncodingKind k);
 void encoding_print(const Encoding *e, FILE *f);                  /* "nm(2,4)" */
 int encoding_parse(const char *s, Encoding *e, const char **end, Diag *d);
 
+/* ---------------------------------------------------------------- sparse weights (compiler/sparse_*.c)
+ *
+ * An encoded weight keeps two consistent forms: Value.data, the dense effective tensor that
+ * folding, export and dense kernels read, and Value.sparse, the packed form (values + indices)
+ * that sparse kernels — starting with the reference interpreter's — compute from. The verifier
+ * checks that decoding the packed form gives Value.data exactly. Layouts: docs/sparsity.md. */
+
+/* The matrix an encoding describes: rows are output channels, columns the flattened reduction
+ * index; element (r, c) is data[r * row_stride + c * col_stride]. Conv W[O, C/g, k...] is
+ * [O, C/g * prod(k)] (row-major, a group's rows are contiguous); Gemm B with transB=1 [N, K] is
+ * itself; Gemm B with transB=0 and MatMul's 2-D B [K, N] are the transposed view [N, K]. */
+typedef struct WeightView { int64_t rows, cols, row_stride, col_stride; } WeightView;
+
+/* Whether input `slot` of n is a constant float weight the sparsity passes may encode (Conv and
+ * FusedConv W, Gemm and FusedGemm B, MatMul 2-D B), and its matrix view. */
+bool weight_view(const Node *n, int slot, WeightView *view);
+
+typedef struct SparseData SparseData; /* the packed form, declared in full below by sparse.c's owner */
+
+/* Whether the matrix satisfies enc exactly, i.e. encoding it changes no value. */
+bool sparse_fits(const float *data, const WeightView *view, const Encoding *enc);
+/* Project in place onto what enc can hold: keep the largest magnitudes the pattern allows (ties:
+ * lower index wins), zero the rest; tasd keeps the sum of its greedy terms. Returns the squared
+ * L2 norm it dropped. csr and bsr hold anything and drop nothing. */
+double sparse_project(float *data, const WeightView *view, const Encoding *enc);
+/* Pack v->data, which must fit enc (-1 and a message naming v otherwise), into v->sparse and set
+ * v->enc; ENC_DENSE drops the packed form. Allocates in g's arena. */
+int sparse_attach(Graph *g, Value *v, const WeightView *view, const Encoding *enc, Diag *d);
+
 /* ---------------------------------------------------------------- values and nodes */
 
 /* What the text dump kept of a constant whose payload it elided. */
@@ -354,6 +383,7 @@ struct Graph {
 	Value **outputs; int n_outputs;
 	struct NameMap *names;  /* value name -> Value (graph.c) */
 	struct NameMap *node_names;
+	struct Remark *remarks; int n_remarks, cap_remarks; /* what passes told the user (remarks.c) */
 };
 
 Graph *graph_new(const char *name);
@@ -405,6 +435,10 @@ typedef struct PrintOptions {
 void graph_print(const Graph *g, FILE *f, const PrintOptions *opt);
 void graph_print_dot(const Graph *g, FILE *f);
 void graph_print_json(const Graph *g, FILE *f);
+/* JSON scalars as every JSON writer in nnzc spells them: strings escaped (invalid UTF-8 as
+ * U+FFFD, NULL as ""), numbers with 9 significant digits, NaN/Inf as the strings "nan"/"inf". */
+void json_print_string(const char *s, FILE *f);
+void json_print_number(double v, FILE *f);
 int graph_dump(const Graph *g, DumpFormat fmt, FILE *f, const PrintOptions *opt);
 /* Parse what graph_print wrote; NULL with "file:line:col: message" on error. */
 Graph *graph_parse(const char *text, const char *filename, Diag *d);
@@ -446,6 +480,27 @@ int onnx_export(const Graph *g, const char *path, Diag *d);
 /* tensor_io.c: one TensorProto in a .pb file <-> Tensor (compute class). */
 int pb_read_tensor(const char *path, Tensor *t, char *name, size_t name_cap, Diag *d);
 int pb_write_tensor(const char *path, const char *name, const Tensor *t, Diag *d);
+
+/* ---------------------------------------------------------------- remarks (remarks.c) */
+
+/* What a pass wants the user to know about one node: a layer kept dense because its shape cannot
+ * take a pattern, the magnitude a conversion dropped, the series a search chose. Passes never
+ * print; they record remarks on the graph and the driver prints them (stderr) and writes them to
+ * --report. `key`/`value` are the machine-readable part ("dropped_l2_fraction", 0.031); key NULL
+ * when there is none. */
+typedef struct Remark {
+	const char *pass, *node, *op; /* node and op NULL for a graph-level remark */
+	const char *key;
+	double value;
+	const char *text;
+} Remark;
+
+void graph_remark(Graph *g, const char *pass, const Node *n, const char *key, double value, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* "remark: PASS: node 'NAME' (OP): TEXT", one line each */
+void remarks_print(const Graph *g, FILE *f);
+/* a JSON array of {"pass", "node", "op", "key", "value", "text"} */
+void remarks_print_json(const Graph *g, FILE *f);
 
 /* ---------------------------------------------------------------- passes and pipeline */
 
