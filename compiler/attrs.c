@@ -84,6 +84,11 @@ const AttrDesc attrs_fused_gemm[] = {A_FLOAT("alpha", fused_gemm.gemm.alpha, 1.0
 				     A_FLOAT("beta", fused_gemm.gemm.beta, 1.0f),
 				     A_INT("transA", fused_gemm.gemm.trans_a, 0),
 				     A_INT("transB", fused_gemm.gemm.trans_b, 0), ACT_FIELDS(fused_gemm.act), A_END};
+/* Required, so that a dump always shows the whole series and the axis it runs along. */
+const AttrDesc attrs_tasd_activation[] = {A_REQ_INT("axis", tasd_act.axis),
+					  {.name = "n", .type = AT_INTS, .offset = offsetof(OpAttrs, tasd_act.n), .required = true},
+					  {.name = "m", .type = AT_INTS, .offset = offsetof(OpAttrs, tasd_act.m), .required = true},
+					  A_END};
 
 #define FIELD(a, desc, type) ((type *)((char *)(a) + (desc)->offset))
 #define CFIELD(a, desc, type) ((const type *)((const char *)(a) + (desc)->offset))

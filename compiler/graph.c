@@ -130,6 +130,9 @@ void *value_alloc_payload(Graph *g, Value *v, Diag *d)
 	}
 	v->data = p;
 	v->elided = NULL;
+	/* a pack (and its encoding) describes the old payload: kept, it would outlive a rewrite */
+	v->sparse = NULL;
+	v->enc = (Encoding){.kind = ENC_DENSE};
 	return p;
 }
 

@@ -7,7 +7,11 @@
  * are unique, so graph_add_value keeps them). Every error is "FILE:LINE:COL: message" and
  * leaves nothing allocated; arbitrary bytes never crash it (the fuzz test in
  * tests/unit/test_text_ir.c runs mutated dumps under ASan). The result passes graph_verify
- * or is rejected. */
+ * or is rejected.
+ *
+ * An encoded constant with its values gets its packed form back (sparse_attach) for the matrix
+ * view of the node(s) reading it as a weight: one with no such reader, two readers with
+ * different views, or values that do not fit the encoding are errors at the constant's line. */
 #include "nnzc/ir.h"
 
 #include <errno.h>
@@ -20,6 +24,9 @@ typedef struct Parser {
 	const char *file;
 	Graph *g;
 	Diag *d;
+	/* encoded constants with a payload, packed once the nodes that read them are known */
+	struct Encoded { Value *v; const char *at; } *encoded;
+	int n_encoded, cap_encoded;
 } Parser;
 
 /* Report at `at`: the line and column are counted only when an error happens. */
@@ -473,7 +480,6 @@ static int parse_const(Parser *P)
 	blank(P);
 	at_value = P->p;
 	Value *v = graph_add_value(P->g, name, t, &s);
-	v->enc = e;
 	if (peek_word(P, "elided")) {
 		int64_t crc = 0;
 		P->p += strlen("elided");
@@ -496,15 +502,60 @@ static int parse_const(Parser *P)
 		el->crc32 = (uint32_t)crc;
 		el->nnz = nnz;
 		v->elided = el;
+		v->enc = e;
 	} else {
 		if (parse_const_values(P, v, numel, at_value) < 0)
 			return -1;
+		v->enc = e; /* after the payload: allocating one resets the encoding */
 		int64_t actual = value_nnz(v);
 		if (actual != nnz)
 			return perr_at(P, at_nnz, "nnz=%lld but the values hold %lld non-zeros", (long long)nnz,
 				       (long long)actual);
+		if (e.kind != ENC_DENSE) {
+			if (P->n_encoded == P->cap_encoded) {
+				int cap = P->cap_encoded ? 2 * P->cap_encoded : 16;
+				struct Encoded *grown = realloc(P->encoded, (size_t)cap * sizeof *grown);
+				if (grown == NULL)
+					return perr_at(P, at, "out of memory");
+				P->encoded = grown;
+				P->cap_encoded = cap;
+			}
+			P->encoded[P->n_encoded++] = (struct Encoded){v, at};
+		}
 	}
 	return end_of_line(P);
+}
+
+/* Rebuild the packed form of every encoded constant that came with its payload, for the matrix
+ * view of the nodes reading it as their weight (the text does not spell the packs out: they are
+ * a function of the values, the encoding and the view). */
+static int pack_encoded(Parser *P)
+{
+	for (int i = 0; i < P->n_encoded; i++) {
+		Value *v = P->encoded[i].v;
+		const Node *first = NULL;
+		WeightView view, other;
+		for (int k = 0; k < P->g->n_nodes; k++) {
+			const Node *n = P->g->nodes[k];
+			if (n->n_in < 2 || n->in[1] != v || !weight_view(n, 1, &other))
+				continue;
+			if (first == NULL) {
+				first = n;
+				view = other;
+			} else if (!weight_view_equal(&view, &other)) {
+				return perr_at(P, P->encoded[i].at,
+					       "encoded constant '%s' is the weight of '%s' and '%s', which read it as different matrices",
+					       v->name, first->name, n->name);
+			}
+		}
+		if (first == NULL)
+			return perr_at(P, P->encoded[i].at,
+				       "constant '%s' is encoded but no Conv, Gemm or MatMul reads it as its weight", v->name);
+		Diag tmp = {0};
+		if (sparse_attach(P->g, v, &view, &v->enc, &tmp) < 0)
+			return perr_at(P, P->encoded[i].at, "%s", tmp.msg);
+	}
+	return 0;
 }
 
 /* output %y */
@@ -776,14 +827,18 @@ Graph *graph_parse(const char *text, const char *filename, Diag *d)
 		perr_at(&P, P.p, "unexpected text after the graph");
 		goto fail;
 	}
+	if (pack_encoded(&P) < 0)
+		goto fail;
 	if (graph_verify(P.g, d) < 0) {
 		char prefix[512];
 		snprintf(prefix, sizeof prefix, "%s: ", P.file);
 		diag_prefix(d, prefix);
 		goto fail;
 	}
+	free(P.encoded);
 	return P.g;
 fail:
+	free(P.encoded);
 	graph_free(P.g);
 	return NULL;
 }

@@ -36,7 +36,7 @@ int pipeline_parse(const char *text, Pipeline *p, Diag *d)
 	if (*s == '\0' || strcmp(s, "none") == 0)
 		return 0;
 	for (;;) {
-		char name[64], arg[512];
+		char name[64], arg[sizeof p->step[0].arg];
 		size_t n = 0;
 		while (isspace((unsigned char)*s))
 			s++;
@@ -95,11 +95,18 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void dump_after(const Graph *g, const char *pass, const Instruments *ins)
+/* The banner names the step as the pipeline text does, options included ("prune(nm:2:4;...)"),
+ * so that a dump says exactly what produced it. */
+static void dump_after(const Graph *g, const PipelineStep *st, const Instruments *ins)
 {
 	FILE *f = ins->print_to ? ins->print_to : stderr;
-	if (ins->print_format == DUMP_TEXT)
-		fprintf(f, "// ----- IR after %s ----- //\n", pass);
+	if (ins->print_format == DUMP_TEXT) {
+		if (st == NULL)
+			fprintf(f, "// ----- IR after import ----- //\n");
+		else
+			fprintf(f, st->has_arg ? "// ----- IR after %s(%s) ----- //\n" : "// ----- IR after %s%s ----- //\n",
+				st->pass->name, st->has_arg ? st->arg : "");
+	}
 	graph_dump(g, ins->print_format, f, &ins->print_opt);
 	fflush(f);
 }
@@ -111,11 +118,15 @@ int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d)
 		ins = &none;
 	double times[NNZC_MAX_PIPELINE] = {0};
 	if (ins->print_after && strcmp(ins->print_after, "import") == 0)
-		dump_after(g, "import", ins);
+		dump_after(g, NULL, ins);
 	int rc = 0;
 	for (int i = 0; i < p->n; i++) {
 		const PipelineStep *st = &p->step[i];
-		PassOptions opt = {.arg = st->has_arg ? st->arg : NULL};
+		PassOptions opt = {
+			.arg = st->has_arg ? st->arg : NULL,
+			.progress = ins->progress,
+			.progress_ctx = ins->progress_ctx,
+		};
 		double t0 = now_seconds();
 		rc = st->pass->run(g, &opt, d);
 		times[i] = now_seconds() - t0;
@@ -135,7 +146,7 @@ int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d)
 		}
 		if (ins->print_after &&
 		    (strcmp(ins->print_after, "all") == 0 || strcmp(ins->print_after, st->pass->name) == 0))
-			dump_after(g, st->pass->name, ins);
+			dump_after(g, st, ins);
 	}
 	if (ins->time_passes) {
 		double total = 0;

@@ -236,8 +236,11 @@ void graph_print_json(const Graph *g, FILE *f)
 		json_value_fields(v, f);
 		fputs(", \"encoding\": ", f);
 		json_encoding(&v->enc, f);
-		fprintf(f, ", \"nnz\": %lld, \"density\": %.6g}", (long long)nnz,
+		fprintf(f, ", \"nnz\": %lld, \"density\": %.6g", (long long)nnz,
 			numel > 0 ? (double)nnz / (double)numel : 0.0);
+		if (v->sparse) /* what the packed form stores, padding included */
+			fprintf(f, ", \"stored\": %lld", (long long)v->sparse->stored);
+		fputc('}', f);
 	}
 	fputs(k ? "\n  ],\n  \"nodes\": [" : "],\n  \"nodes\": [", f);
 	k = 0;

@@ -9,6 +9,7 @@ int tensor_alloc(Tensor *t, DType dtype, const Shape *shape, Diag *d)
 	bool ok;
 	size_t bytes = shape_bytes(shape, dtype_compute_size(dtype), &ok);
 	t->data = NULL;
+	t->sparse = NULL;
 	if (!ok)
 		return diag_error(d, "tensor of shape %s is too large or not static",
 				  shape->rank < 0 ? "[*]" : "given");
@@ -52,7 +53,7 @@ int64_t tensor_get_i(const Tensor *t, int64_t i)
 
 Tensor value_tensor(const Value *v)
 {
-	Tensor t = {v->dtype, v->shape, v->data};
+	Tensor t = {v->dtype, v->shape, v->data, v->sparse};
 	return t;
 }
 

@@ -7,7 +7,9 @@
  * node (topological order); arity is within the op table's limits and required inputs are
  * present; graph inputs have no producer and no payload; graph outputs are defined; constants
  * have a static shape and a payload or an elided checksum; dtypes, shapes, encodings and
- * attribute values are in range (so that the printer can print them and the parser read them).
+ * attribute values are in range (so that the printer can print them and the parser read them);
+ * an encoded constant with a payload has a packed form of its encoding that decodes to exactly
+ * that payload, made for the matrix view of every node that reads it as a weight.
  *
  * Types (where known): each node whose inputs all have dtypes is inferred again on a scratch
  * copy, and its stored output dtypes and shapes must agree with the inferred ones wherever both
@@ -51,6 +53,78 @@ static bool encoding_ok(const Encoding *e)
 	return false;
 }
 
+static bool encoding_equal(const Encoding *a, const Encoding *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case ENC_DENSE:
+	case ENC_CSR: return true;
+	case ENC_BSR: return a->u.bsr.r == b->u.bsr.r && a->u.bsr.c == b->u.bsr.c;
+	case ENC_NM: return a->u.nm.n == b->u.nm.n && a->u.nm.m == b->u.nm.m;
+	case ENC_GS: return a->u.gs.v == b->u.gs.v && a->u.gs.b == b->u.gs.b;
+	case ENC_TASD:
+		if (a->u.tasd.nterms != b->u.tasd.nterms)
+			return false;
+		for (int i = 0; i < a->u.tasd.nterms; i++)
+			if (a->u.tasd.term[i].n != b->u.tasd.term[i].n || a->u.tasd.term[i].m != b->u.tasd.term[i].m)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* An encoded constant with a payload carries a packed form that decodes to exactly that payload
+ * (the interpreter computes from one, folding and export read the other); without a payload
+ * (elided in a dump) there is nothing to pack and nothing to check. Activations may carry an
+ * encoding (a promise about their values) but never a packed form. */
+static int check_packed(const Value *v, Diag *d)
+{
+	const SparseData *s = v->sparse;
+	if (s == NULL) {
+		if (v->enc.kind != ENC_DENSE && v->data != NULL)
+			return diag_error(d, "constant '%s' is encoded but has no packed form (use sparse_attach)", v->name);
+		return 0;
+	}
+	if (v->data == NULL || !dtype_is_float(v->dtype))
+		return diag_error(d, "value '%s' has a packed form but no float payload", v->name);
+	if (!encoding_equal(&s->enc, &v->enc) || v->enc.kind == ENC_DENSE)
+		return diag_error(d, "value '%s': its packed form is of another encoding than the value's", v->name);
+	int64_t numel = shape_numel(&v->shape), pn;
+	if (!mul_ok_i64(s->view.rows, s->view.cols, &pn) || pn != numel)
+		return diag_error(d, "value '%s': its packed form is a %lld x %lld matrix, the value has %lld elements",
+				  v->name, (long long)s->view.rows, (long long)s->view.cols, (long long)numel);
+	float *dense = malloc((size_t)(numel ? numel : 1) * sizeof *dense);
+	if (dense == NULL)
+		return diag_error(d, "out of memory");
+	sparse_decode(s, dense);
+	const float *p = v->data;
+	int64_t bad = -1;
+	for (int64_t i = 0; i < numel && bad < 0; i++)
+		if (!(dense[i] == p[i] || (p[i] != p[i] && dense[i] != dense[i]))) /* NaN == NaN here */
+			bad = i;
+	float got = bad >= 0 ? dense[bad] : 0.0f;
+	free(dense);
+	if (bad >= 0)
+		return diag_error(d, "value '%s': its packed form decodes to %.9g at element %lld, the payload holds %.9g"
+				  " (was the payload changed without re-packing?)",
+				  v->name, (double)got, (long long)bad, (double)p[bad]);
+	return 0;
+}
+
+/* A packed weight is read through the matrix view of every node that uses it as its weight. */
+static int check_weight_views(const Node *n, Diag *d)
+{
+	WeightView view;
+	const Value *w = n->n_in > 1 ? n->in[1] : NULL;
+	if (w == NULL || w->sparse == NULL || !weight_view(n, 1, &view))
+		return 0;
+	const WeightView *s = &w->sparse->view;
+	if (!weight_view_equal(&view, s))
+		return node_error(d, n, "weight '%s' was packed for another matrix view than this node reads", w->name);
+	return 0;
+}
+
 static int check_value(const Graph *g, const Value *v, int i, Diag *d)
 {
 	if (v == NULL)
@@ -87,7 +161,7 @@ static int check_value(const Graph *g, const Value *v, int i, Diag *d)
 			return diag_error(d, "constant '%s' claims %lld non-zeros in %lld elements", v->name,
 					  (long long)v->elided->nnz, (long long)numel);
 	}
-	return 0;
+	return check_packed(v, d);
 }
 
 /* After the nodes are known to be sound: a value's producer lists it among its outputs. */
@@ -197,6 +271,8 @@ static int check_node(const Graph *g, const Node *n, int i, bool *defined, Diag 
 			return node_error(d, n, "output '%s' is defined twice", v->name);
 		defined[v->id] = true;
 	}
+	if (check_weight_views(n, d) < 0)
+		return -1;
 	return check_attrs(n, d);
 }
 

@@ -24,7 +24,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   check
   # test-model generation and reference outputs only (the product itself is C)
-  python3-onnx python3-numpy python3-torch python3-torchvision
+  python3-onnx python3-numpy python3-torch python3-torchvision python3-sklearn
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -43,5 +43,5 @@ cmake --build "$build_dir" -j"$(nproc)"
 echo "setup: built $build_dir/bin/nnzc"
 
 if [ "$run_example" = 1 ]; then
-  examples/tinycnn/run.sh "$build_dir/bin/nnzc"
+  examples/tinycnn/run.sh "$build_dir"
 fi

@@ -48,19 +48,22 @@ static const char *base_name(const char *path)
 
 int cmd_bench(const DriverOptions *o, Diag *d)
 {
-	DriverOptions with_shapes = *o;
-	if (o->test_data)
-		note_test_data_shapes(&with_shapes);
-	Graph *g = load_and_optimize(&with_shapes, NULL, NULL, NULL, d);
+	/* as run: the data fixes unknown input dims and freezes shape-deciding inputs */
+	RunData rd;
+	read_run_data(o, &rd);
+	ModelInputs mi;
+	Graph *g = load_for_run(o, &rd, &mi, d);
+	tensor_list_free(&rd.tl);
 	if (g == NULL)
 		return -1;
 	int rc = -1;
 	Runner run;
 	if (runner_open(&run, g, o, d) < 0) {
 		graph_free(g);
+		model_inputs_free(&mi);
 		return -1;
 	}
-	Tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in);
+	Tensor *in = calloc((size_t)mi.n + 1, sizeof *in);
 	Tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
 	double *ms = calloc((size_t)o->iters, sizeof *ms);
 	TensorList tl = {0};
@@ -80,11 +83,18 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 		free(sets);
 		if (r < 0)
 			goto done;
-		if (tl.n != g->n_inputs) {
-			diag_error(d, "%s: %d inputs for %d graph inputs", o->test_data, tl.n, g->n_inputs);
+		if (tl.n != mi.n) {
+			diag_error(d, "%s: %d inputs for %d graph inputs", o->test_data, tl.n, mi.n);
 			goto done;
 		}
-		inputs = tl.t;
+		for (int i = 0; i < tl.n; i++)
+			if (adopt_bf16_bits(&tl.t[i], mi.dtype[i], d) < 0)
+				goto done;
+		/* the frozen ones came from this very set: the shallow copies in `in` are tl's */
+		select_graph_inputs(&mi, g, tl.t, in);
+	} else if (o->n_inputs) {
+		if (read_named_inputs(o, g, &mi, in, d) < 0)
+			goto done;
 	} else if (make_inputs(g, in, d) < 0) {
 		goto done;
 	}
@@ -110,7 +120,7 @@ int cmd_bench(const DriverOptions *o, Diag *d)
 	rc = 0;
 done:
 	runner_close(&run);
-	if (in)
+	if (in && !o->test_data)
 		for (int i = 0; i < g->n_inputs; i++)
 			tensor_free(&in[i]);
 	tensor_list_free(&tl);
@@ -118,5 +128,6 @@ done:
 	free(out);
 	free(ms);
 	graph_free(g);
+	model_inputs_free(&mi);
 	return rc;
 }

@@ -1,10 +1,117 @@
-/* nnzc compile: run the pipeline and write the result. Until the code generators land, the
- * outputs are the optimised model as ONNX (--emit onnx) or as text IR (--emit ir). */
+/* nnzc compile: run the pipeline and write the result: native code through the cpu target
+ * (--emit obj|asm|llvm|shared, with --header and --weights-file), the optimised model as ONNX
+ * (--emit onnx) or as text IR (--emit ir); the JSON report (--report) and the code generator's
+ * phase times (--time-passes). */
 #include "driver.h"
 
 #include <string.h>
 
-static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *p, const double *secs, Diag *d)
+/* a JSON array of dims, [1,3,224,224] */
+static void json_shape(const Shape *s, FILE *f)
+{
+	fputc('[', f);
+	for (int i = 0; i < s->rank; i++)
+		fprintf(f, "%s%lld", i ? "," : "", (long long)s->dim[i]);
+	fputc(']', f);
+}
+
+static void json_shapes(Value *const *v, int n, FILE *f)
+{
+	fputc('[', f);
+	for (int i = 0, k = 0; i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		fputs(k++ ? ", " : "", f);
+		json_shape(&v[i]->shape, f);
+	}
+	fputc(']', f);
+}
+
+/* The weight operand of a layer (input 1 of a product or convolution), as nnzc info shows it. */
+static const Value *layer_weight(const Node *n)
+{
+	if (n->n_in < 2 || n->in[1] == NULL || !value_is_const(n->in[1]))
+		return NULL;
+	bool product = n->op == OP_Conv || n->op == OP_ConvTranspose || n->op == OP_Gemm || n->op == OP_MatMul ||
+		       n->op == OP_FusedConv || n->op == OP_FusedGemm;
+	return product ? n->in[1] : NULL;
+}
+
+/* What the cpu target built: the code generator's phases, the memory plan, the weights, and
+ * per layer its shapes, weight bytes and encoding, kernel and FLOPs. */
+static void write_cpu_report(const Graph *g, const CpuReport *r, const char *weights_file, FILE *f)
+{
+	static const char *const keys[CPU_PHASES] = {"emit_ir", "optimise", "emit_object"};
+	fprintf(f, ", \"target\": \"cpu\", \"codegen\": {\"seconds\": {");
+	for (int i = 0; i < CPU_PHASES; i++)
+		fprintf(f, "%s\"%s\": %.6f", i ? ", " : "", keys[i], r->seconds[i]);
+	fprintf(f, "}, \"tasks\": %d, \"functions\": %d}", r->n_tasks, r->n_functions);
+	fprintf(f, ", \"memory\": {\"workspace_bytes\": %lld, \"without_reuse_bytes\": %lld, \"buffers\": %d}",
+		(long long)r->workspace, (long long)r->naive_workspace, r->n_buffers);
+	fprintf(f, ", \"weight_bytes\": %lld, \"weights_file\": ", (long long)r->weight_bytes);
+	if (weights_file)
+		json_print_string(weights_file, f);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"layers\": [");
+	for (int k = 0; k < r->n_layers && k < g->n_nodes; k++) {
+		const Node *n = g->nodes[k];
+		const CpuLayer *l = &r->layers[k];
+		const Value *w = layer_weight(n);
+		fprintf(f, "%s\n  {\"name\": ", k ? "," : "");
+		json_print_string(n->name, f);
+		fprintf(f, ", \"op\": \"%s\", \"inputs\": ", op_name(n->op));
+		json_shapes(n->in, n->n_in, f);
+		fprintf(f, ", \"outputs\": ");
+		json_shapes(n->out, n->n_out, f);
+		fprintf(f, ", \"weight_bytes\": %lld, \"weight\": ", (long long)l->weight_bytes);
+		if (w) {
+			char enc[64] = "";
+			FILE *ef = fmemopen(enc, sizeof enc, "w");
+			if (ef) {
+				encoding_print(&w->enc, ef);
+				fclose(ef);
+			}
+			fprintf(f, "{\"shape\": ");
+			json_shape(&w->shape, f);
+			fprintf(f, ", \"encoding\": ");
+			json_print_string(enc, f);
+			fprintf(f, ", \"nnz\": %lld}", (long long)value_nnz(w));
+		} else {
+			fputs("null", f);
+		}
+		fprintf(f, ", \"kernel\": ");
+		json_print_string(l->kernel, f);
+		fprintf(f, ", \"flops\": ");
+		json_print_number(l->flops, f);
+		fprintf(f, ", \"shared_code_with\": ");
+		if (l->shared_with >= 0 && l->shared_with < g->n_nodes)
+			json_print_string(g->nodes[l->shared_with]->name, f);
+		else
+			fputs("null", f);
+		fputc('}', f);
+	}
+	fprintf(f, "]");
+}
+
+/* --time-passes: the code generator's phases, after the passes' table */
+static void print_codegen_times(const CpuReport *r)
+{
+	double total = 0;
+	for (int i = 0; i < CPU_PHASES; i++)
+		total += r->seconds[i];
+	fprintf(stderr, "===----------------------------------------===\n");
+	fprintf(stderr, "          code generation timing report\n");
+	fprintf(stderr, "===----------------------------------------===\n");
+	fprintf(stderr, "  total: %.4f s (%d tasks, %d distinct functions)\n\n   wall (s)      %%   phase\n", total,
+		r->n_tasks, r->n_functions);
+	for (int i = 0; i < CPU_PHASES; i++)
+		fprintf(stderr, "  %9.4f  %5.1f%%   %s\n", r->seconds[i], total > 0 ? 100.0 * r->seconds[i] / total : 0.0,
+			cpu_phase_names[i]);
+}
+
+static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *p, const double *secs,
+			const AccuracyReport *acc, const CpuReport *cpu, Diag *d)
 {
 	OutFile out;
 	if (outfile_open(&out, o->report, d) < 0)
@@ -18,12 +125,20 @@ static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *
 			weight_elems += n > 0 ? n : 0;
 			n_const++;
 		}
-	fprintf(f, "{\"model\": \"%s\", \"nodes\": %d, \"constants\": %d, \"weight_elements\": %lld, \"passes\": [",
-		g->name, g->n_nodes, n_const, (long long)weight_elems);
+	fprintf(f, "{\"model\": ");
+	json_print_string(g->name, f);
+	fprintf(f, ", \"nodes\": %d, \"constants\": %d, \"weight_elements\": %lld, \"passes\": [", g->n_nodes, n_const,
+		(long long)weight_elems);
 	for (int i = 0; i < p->n; i++)
 		fprintf(f, "%s{\"name\": \"%s\", \"seconds\": %.6f}", i ? ", " : "", p->step[i].pass->name, secs[i]);
 	fprintf(f, "], \"remarks\": ");
 	remarks_print_json(g, f);
+	if (acc) {
+		fprintf(f, ", \"accuracy\": ");
+		accuracy_print_json(acc, f);
+	}
+	if (cpu)
+		write_cpu_report(g, cpu, o->weights_file, f);
 	fprintf(f, "}\n");
 	return outfile_commit(&out, d);
 }
@@ -46,16 +161,30 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 	}
 	if (cpu_emit >= 0 && strcmp(o->target, "accel") == 0)
 		return diag_error(d, "--emit %s is a cpu target output", emit);
+	if (o->weights_file && cpu_emit < 0)
+		return diag_error(d, "--weights-file goes with the cpu target's outputs (--emit obj|asm|llvm|shared)");
 	double secs[NNZC_MAX_PIPELINE] = {0};
 	Pipeline ran;
 	Graph *g = load_and_optimize(o, NULL, secs, &ran, d);
 	if (g == NULL)
 		return -1;
-	int rc;
+	/* --calib: measured before anything is written, so a bad calibration set leaves no output */
+	AccuracyReport *acc = NULL;
+	int rc = accuracy_evaluate(o, g, &acc, d);
+	if (rc < 0) {
+		graph_free(g);
+		return -1;
+	}
+	CpuReport cpu = {0};
+	bool have_cpu = false;
 	if (cpu_emit >= 0) {
 		CpuOptions co = {.cpu = o->cpu, .opt_level = o->opt_level < 0 ? 3 : o->opt_level, .prefix = o->name,
-				 .emit = (CpuEmit)cpu_emit, .output = o->output, .header = o->header};
+				 .emit = (CpuEmit)cpu_emit, .output = o->output, .header = o->header,
+				 .weights_file = o->weights_file, .report = &cpu};
 		rc = cpu_compile(g, &co, d);
+		have_cpu = rc == 0;
+		if (have_cpu && o->time_passes)
+			print_codegen_times(&cpu);
 	} else if (to_onnx) {
 		rc = onnx_export(g, o->output, d);
 	} else {
@@ -68,7 +197,9 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 		}
 	}
 	if (rc == 0 && o->report)
-		rc = write_report(o, g, &ran, secs, d);
+		rc = write_report(o, g, &ran, secs, acc, have_cpu ? &cpu : NULL, d);
+	cpu_report_free(&cpu);
+	accuracy_free(acc);
 	graph_free(g);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /* nnzc info: what a model contains — inputs, outputs, op counts, and every layer's weights with
- * their encoding and size. */
+ * their encoding and size. On what `nnzc compile --target cpu` wrote (an object, a shared object,
+ * a weights file) the same from the metadata the compiler embedded (elf_info.c). */
 #include "driver.h"
+#include "elf_info.h"
 
 #include <string.h>
 
@@ -12,6 +14,8 @@ static void print_value_type(const Value *v)
 
 int cmd_info(const DriverOptions *o, Diag *d)
 {
+	if (artifact_kind(o->model) != ARTIFACT_NONE)
+		return artifact_info(o->model, stdout, d);
 	DriverOptions io = *o;
 	io.passes = "shape-infer";
 	io.prune = io.pattern = io.tasd = NULL;

@@ -49,8 +49,37 @@ static Errors compare(const Tensor *got, const Tensor *want, double rtol, double
 
 static bool same_class(DType a, DType b) { return dtype_is_float(a) == dtype_is_float(b); }
 
-/* Returns 1 if every output matches, 0 if not, -1 on error. */
-static int check_set(const Graph *g, Runner *run, const char *set, const DriverOptions *o, Diag *d)
+/* What run compiled: the graph, how it runs, and which model inputs it froze into constants. */
+typedef struct Compiled {
+	Graph *g;
+	Runner run;
+	ModelInputs mi;
+} Compiled;
+
+static void compiled_close(Compiled *c)
+{
+	runner_close(&c->run);
+	graph_free(c->g);
+	model_inputs_free(&c->mi);
+	memset(c, 0, sizeof *c);
+}
+
+static int compile(Compiled *c, const DriverOptions *o, const RunData *rd, Diag *d)
+{
+	memset(c, 0, sizeof *c);
+	c->g = load_for_run(o, rd, &c->mi, d);
+	if (c->g == NULL)
+		return -1;
+	if (runner_open(&c->run, c->g, o, d) < 0) {
+		compiled_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 1 if every output matches, 0 if not, -1 on error. A set whose value of a frozen input
+ * differs from the one the model was specialised to gets the model specialised to it. */
+static int check_set(Compiled *c, const char *set, const DriverOptions *o, Diag *d)
 {
 	TensorList in, want;
 	if (read_tensor_files(set, "input", &in, d) < 0)
@@ -60,10 +89,12 @@ static int check_set(const Graph *g, Runner *run, const char *set, const DriverO
 		return -1;
 	}
 	int rc = -1;
-	Tensor *got = NULL;
+	Tensor *got = NULL, *sel = NULL;
+	const Graph *g = c->g;
+	const int n_out = g->n_outputs; /* g may be compiled again below */
 	const char *set_name = strrchr(set, '/') ? strrchr(set, '/') + 1 : set;
-	if (in.n != g->n_inputs) {
-		diag_error(d, "%s: %d input files for %d graph inputs", set, in.n, g->n_inputs);
+	if (in.n != c->mi.n) {
+		diag_error(d, "%s: %d input files for %d graph inputs", set, in.n, c->mi.n);
 		goto out;
 	}
 	if (want.n != g->n_outputs) {
@@ -71,17 +102,26 @@ static int check_set(const Graph *g, Runner *run, const char *set, const DriverO
 		goto out;
 	}
 	for (int i = 0; i < in.n; i++)
-		if (adopt_bf16_bits(&in.t[i], g->inputs[i]->dtype, d) < 0)
+		if (adopt_bf16_bits(&in.t[i], c->mi.dtype[i], d) < 0)
 			goto out;
 	for (int i = 0; i < want.n; i++)
 		if (adopt_bf16_bits(&want.t[i], g->outputs[i]->dtype, d) < 0)
 			goto out;
 	got = calloc((size_t)g->n_outputs + 1, sizeof *got);
-	if (got == NULL) {
+	sel = calloc((size_t)c->mi.n + 1, sizeof *sel);
+	if (got == NULL || sel == NULL) {
 		diag_error(d, "out of memory");
 		goto out;
 	}
-	if (runner_run(run, in.t, got, d) < 0)
+	if (select_graph_inputs(&c->mi, g, in.t, sel)) {
+		RunData rd = {.tl = in};
+		compiled_close(c);
+		if (compile(c, o, &rd, d) < 0)
+			goto out;
+		g = c->g;
+		select_graph_inputs(&c->mi, g, in.t, sel);
+	}
+	if (runner_run(&c->run, sel, got, d) < 0)
 		goto out;
 	rc = 1;
 	for (int i = 0; i < g->n_outputs; i++) {
@@ -108,15 +148,16 @@ static int check_set(const Graph *g, Runner *run, const char *set, const DriverO
 	}
 out:
 	if (got)
-		for (int i = 0; i < g->n_outputs; i++)
+		for (int i = 0; i < n_out; i++)
 			tensor_free(&got[i]);
 	free(got);
+	free(sel);
 	tensor_list_free(&in);
 	tensor_list_free(&want);
 	return rc;
 }
 
-static int run_test_data(const Graph *g, Runner *run, const DriverOptions *o, Diag *d)
+static int run_test_data(Compiled *c, const DriverOptions *o, Diag *d)
 {
 	char **sets;
 	int n_sets;
@@ -124,7 +165,7 @@ static int run_test_data(const Graph *g, Runner *run, const DriverOptions *o, Di
 		return -1;
 	int all_ok = 1;
 	for (int i = 0; i < n_sets && all_ok >= 0; i++) {
-		int r = check_set(g, run, sets[i], o, d);
+		int r = check_set(c, sets[i], o, d);
 		if (r < 0)
 			all_ok = -1;
 		else if (r == 0)
@@ -140,10 +181,11 @@ static int run_test_data(const Graph *g, Runner *run, const DriverOptions *o, Di
 	return all_ok ? 0 : 1;
 }
 
-static int run_named_inputs(const Graph *g, Runner *run, const DriverOptions *o, Diag *d)
+static int run_named_inputs(Compiled *c, const DriverOptions *o, Diag *d)
 {
 	if (o->output == NULL)
 		return diag_error(d, "run: -i needs -o OUTDIR for the outputs");
+	const Graph *g = c->g;
 	Tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in);
 	Tensor *got = calloc((size_t)g->n_outputs + 1, sizeof *got);
 	int rc = -1;
@@ -151,28 +193,9 @@ static int run_named_inputs(const Graph *g, Runner *run, const DriverOptions *o,
 		diag_error(d, "out of memory");
 		goto out;
 	}
-	for (int k = 0; k < o->n_inputs; k++) {
-		int idx = -1;
-		for (int i = 0; i < g->n_inputs; i++)
-			if (strcmp(g->inputs[i]->name, o->inputs[k].name) == 0)
-				idx = i;
-		if (idx < 0) {
-			diag_error(d, "-i %s: the model has no input of that name", o->inputs[k].name);
-			goto out;
-		}
-		if (in[idx].data) {
-			diag_error(d, "-i %s: given twice", o->inputs[k].name);
-			goto out;
-		}
-		if (pb_read_tensor(o->inputs[k].path, &in[idx], NULL, 0, d) < 0)
-			goto out;
-	}
-	for (int i = 0; i < g->n_inputs; i++)
-		if (in[i].data == NULL) {
-			diag_error(d, "input '%s' not given (-i %s=FILE.pb)", g->inputs[i]->name, g->inputs[i]->name);
-			goto out;
-		}
-	if (runner_run(run, in, got, d) < 0)
+	if (read_named_inputs(o, g, &c->mi, in, d) < 0)
+		goto out;
+	if (runner_run(&c->run, in, got, d) < 0)
 		goto out;
 	struct stat st;
 	if (stat(o->output, &st) != 0 && mkdir(o->output, 0777) != 0) {
@@ -213,17 +236,16 @@ int cmd_run(const DriverOptions *o, Diag *d)
 {
 	if (!o->test_data == !o->n_inputs)
 		return diag_error(d, "run: give either --test-data DIR or -i NAME=FILE.pb... -o OUTDIR");
-	DriverOptions with_shapes = *o;
-	if (o->test_data)
-		note_test_data_shapes(&with_shapes);
-	Graph *g = load_and_optimize(&with_shapes, NULL, NULL, NULL, d);
-	if (g == NULL)
+	/* the data fixes the input dims the model leaves unknown, and the values of inputs that
+	 * decide shapes for a target that needs them static */
+	RunData rd;
+	read_run_data(o, &rd);
+	Compiled c;
+	int rc = compile(&c, o, &rd, d);
+	tensor_list_free(&rd.tl);
+	if (rc < 0)
 		return -1;
-	Runner run;
-	int rc = runner_open(&run, g, o, d);
-	if (rc == 0)
-		rc = o->test_data ? run_test_data(g, &run, o, d) : run_named_inputs(g, &run, o, d);
-	runner_close(&run);
-	graph_free(g);
+	rc = o->test_data ? run_test_data(&c, o, d) : run_named_inputs(&c, o, d);
+	compiled_close(&c);
 	return rc;
 }

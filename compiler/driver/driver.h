@@ -17,12 +17,18 @@ typedef struct DriverOptions {
 	const char *target;        /* --target ref|cpu|accel */
 	const char *emit;          /* --emit obj|asm|llvm|shared|onnx|accel|ir */
 	const char *header, *name, *cpu, *accel_config, *report;
+	const char *weights_file;  /* compile --weights-file (cpu target) */
 	int opt_level;             /* -O0..-O3; -1: default */
 	InputShape input_shapes[MAX_CLI_INPUTS];
 	char input_shape_names[MAX_CLI_INPUTS][256];
 	int n_input_shapes;
 	const char *passes;        /* --passes */
-	const char *prune, *pattern, *tasd;
+	const char *prune, *pattern, *tasd, *tasd_activations;
+	bool prune_global;         /* --prune-global */
+	bool detect;               /* --detect */
+	const char *prune_keep;    /* --prune-keep first,last */
+	const char *prune_layers[MAX_CLI_INPUTS]; /* --prune-layer GLOB=SPEC (repeatable) */
+	int n_prune_layers;
 	const char *print_after;   /* --print-after */
 	bool time_passes, no_verify;
 	const char *after;         /* dump --after */
@@ -34,8 +40,9 @@ typedef struct DriverOptions {
 	int n_inputs;
 	double rtol, atol;
 	int threads, iters;
-	Shape data_shapes[MAX_CLI_INPUTS]; /* shapes of the --test-data inputs, by position */
-	int n_data_shapes;
+	const char *calib;         /* compile --calib DIR: calibration inputs for the accuracy report */
+	int calib_generate;        /* compile --calib-generate N[:SEED]: N generated inputs (0: none) */
+	uint64_t calib_seed;
 } DriverOptions;
 
 /* options.c */
@@ -72,8 +79,96 @@ int list_test_sets(const char *dir, char ***sets, int *n, Diag *d);
 /* onnx 1.12 writes bfloat16 test tensors as UINT16 bit patterns (numpy has no bfloat16): read
  * such a tensor as the bf16 values the model declares. */
 int adopt_bf16_bits(Tensor *t, DType declared, Diag *d);
-/* Record the shapes of the first test set's inputs in o->data_shapes. Best effort: files it
- * cannot read are reported later, after the model itself has been checked. */
-void note_test_data_shapes(DriverOptions *o);
+/* The input data of a run or bench, read before the model is compiled: the first --test-data
+ * set (by input position) or the -i files (by name: tl.names are the -i names). */
+typedef struct RunData { TensorList tl; bool by_name; } RunData;
+/* Best effort: files it cannot read are left out here and reported when the run reads them,
+ * after the model itself has been checked. */
+void read_run_data(const DriverOptions *o, RunData *rd);
+/* The model's inputs as imported, and which of them load_for_run froze into constants. */
+typedef struct ModelInputs {
+	int n;
+	char **name;
+	DType *dtype;
+	Tensor *frozen; /* by position: the value it was frozen to; data NULL: still a graph input */
+} ModelInputs;
+void model_inputs_free(ModelInputs *mi);
+/* The -i files as g's inputs (graph order); names of frozen inputs are accepted and skipped. */
+int read_named_inputs(const DriverOptions *o, const Graph *g, const ModelInputs *mi, Tensor *in, Diag *d);
+
+/* load.c: load_and_optimize for run and bench. With a target that needs static shapes (all but
+ * ref), the inputs whose values decide a shape are frozen from rd into constants before the
+ * pipeline runs (one line on stderr each), specialising the compiled model to those values. */
+Graph *load_for_run(const DriverOptions *o, const RunData *rd, ModelInputs *mi, Diag *d);
+/* all: one tensor per model input (by position); out: g's inputs, shallow copies of the unfrozen
+ * ones. Returns 1 if a frozen input's data differs from its frozen value (the model must be
+ * specialised again), else 0. */
+int select_graph_inputs(const ModelInputs *mi, const Graph *g, const Tensor *all, Tensor *out);
+
+/* accuracy.c: the transformed model against its dense reference on calibration inputs, both run
+ * by the reference interpreter. Needs only the compiler library, so the unit test links it
+ * without the rest of the driver. Names are copies: a report outlives the graphs. */
+typedef struct LayerAccuracy {
+	char *node;              /* a node both graphs have (by name) */
+	const char *op;          /* its op in the transformed graph */
+	bool weight_layer;       /* Conv, FusedConv, ConvTranspose, Gemm, FusedGemm, MatMul: in the table */
+	int samples;             /* inputs on which its outputs were compared */
+	double rel_l2_sum, rel_l2_max; /* of ||y' - y|| / ||y|| over all its float outputs */
+} LayerAccuracy;
+
+typedef struct OutputAccuracy {
+	char *name;
+	int samples;
+	double max_abs, rel_l2_sum, rel_l2_max, cos_sum, cos_min;
+	int64_t top1_agree, top1_total; /* rows whose argmax agrees; top1_total 0: not class scores */
+} OutputAccuracy;
+
+typedef struct AccuracyReport {
+	int samples;
+	LayerAccuracy *layers; int n_layers;    /* topological order of the transformed graph */
+	OutputAccuracy *outputs; int n_outputs; /* graph output order */
+	/* what the caller says it compared, for the table and the JSON */
+	char *calib_dir;         /* --calib DIR, or NULL for generated inputs */
+	uint64_t seed;           /* generated inputs */
+	char *reference;         /* the dense pipeline, "shape-infer,fuse,..." */
+	char *removed;           /* the sparsity steps it leaves out, "prune(nm:2:4)"; "" if none */
+	struct AccuracyState *state; /* accuracy.c's bookkeeping while samples are added */
+} AccuracyReport;
+
+/* One comparison of got against ref (same element count): ||got - ref|| / ||ref|| (0 when both
+ * are zero, inf when only ref is), cosine similarity (1 when both are zero, 0 when one is), and
+ * max |got - ref|. */
+typedef struct TensorCompare { double rel_l2, cosine, max_abs; } TensorCompare;
+TensorCompare tensor_compare(const Tensor *got, const Tensor *ref);
+/* Class scores are float tensors of rank 1 [C] or 2 [N, C] with C > 1: count the rows whose
+ * argmax (first maximum) agrees. false for anything else. */
+bool top1_agreement(const Tensor *got, const Tensor *ref, int64_t *agree, int64_t *rows);
+
+/* Pair the nodes of g with those of dense by name (the report starts empty). */
+int accuracy_begin(AccuracyReport *r, const Graph *dense, const Graph *g, Diag *d);
+/* Run both graphs on one input set (graph input order) and add its errors; the dense run keeps
+ * a copy of the paired nodes' outputs of this input only, which the transformed run consumes. */
+int accuracy_add_sample(AccuracyReport *r, const Graph *dense, const Graph *g, const Tensor *inputs, Diag *d);
+void accuracy_print_table(const AccuracyReport *r, FILE *f);
+void accuracy_print_json(const AccuracyReport *r, FILE *f);
+void accuracy_free(AccuracyReport *r); /* also frees r itself; NULL is fine */
+
+/* calib.c: calibration inputs, and the accuracy report of nnzc compile */
+typedef struct CalibSet {
+	const Graph *g;          /* whose inputs the samples are for */
+	const char *dir;         /* --calib DIR, or NULL: generated */
+	char **sets; int n_sets; /* sample folders (DIR/test_data_set_* or DIR itself) */
+	int n;                   /* samples */
+	uint64_t seed;
+} CalibSet;
+/* Find the samples the options ask for and check every one against g's inputs. */
+int calib_open(CalibSet *c, const DriverOptions *o, const Graph *g, Diag *d);
+/* Sample k as g->n_inputs tensors in graph input order; the caller frees them. */
+int calib_get(const CalibSet *c, int k, Tensor *inputs, Diag *d);
+void calib_close(CalibSet *c);
+/* With --calib or --calib-generate: build the dense reference (the pipeline without its sparsity
+ * passes), compare g against it, print the table on stderr and return the report in *out (NULL
+ * without calibration options). Nothing is written to files here. */
+int accuracy_evaluate(const DriverOptions *o, const Graph *g, AccuracyReport **out, Diag *d);
 
 #endif

@@ -13,9 +13,10 @@ enum {
 
 typedef enum OptId {
 	OPT_OUTPUT, OPT_TARGET, OPT_EMIT, OPT_HEADER, OPT_NAME, OPT_CPU, OPT_INPUT_SHAPE, OPT_PASSES,
-	OPT_PRUNE, OPT_PATTERN, OPT_TASD, OPT_ACCEL_CONFIG, OPT_PRINT_AFTER, OPT_TIME_PASSES, OPT_REPORT,
+	OPT_DETECT, OPT_PRUNE, OPT_PRUNE_GLOBAL, OPT_PRUNE_KEEP, OPT_PRUNE_LAYER, OPT_PATTERN, OPT_TASD, OPT_TASD_ACT, OPT_ACCEL_CONFIG, OPT_PRINT_AFTER, OPT_TIME_PASSES, OPT_REPORT,
 	OPT_NO_VERIFY, OPT_TEST_DATA, OPT_INPUT, OPT_RTOL, OPT_ATOL, OPT_THREADS, OPT_ITERS, OPT_AFTER,
-	OPT_FORMAT, OPT_ELIDE, OPT_FULL, OPT_HELP,
+	OPT_FORMAT, OPT_ELIDE, OPT_FULL, OPT_HELP, OPT_CALIB, OPT_CALIB_GENERATE,
+	OPT_WEIGHTS_FILE,
 } OptId;
 
 typedef struct OptSpec {
@@ -32,15 +33,23 @@ static const OptSpec specs[] = {
 	{"emit", OPT_EMIT, true, CMD_COMPILE, "obj | asm | llvm | shared (cpu target) | onnx | ir"},
 	{"header", OPT_HEADER, true, CMD_COMPILE, "generated C header (cpu target)"},
 	{"name", OPT_NAME, true, CMD_COMPILE, "prefix of generated entry points (cpu target)"},
+	{"weights-file", OPT_WEIGHTS_FILE, true, CMD_COMPILE, "weights into FILE, not the object (cpu target; docs/abi.md)"},
 	{"cpu", OPT_CPU, true, ALL_COMPILING, "LLVM CPU name or generic (cpu target)"},
 	{"input-shape", OPT_INPUT_SHAPE, true, ALL_COMPILING, "NAME=D0,D1,... fixes an input's dims (repeatable)"},
 	{"passes", OPT_PASSES, true, ALL_COMPILING, "pipeline, e.g. shape-infer,fold-bn,dce ('none': no passes)"},
-	{"prune", OPT_PRUNE, true, ALL_COMPILING, "append prune(SPEC) to the pipeline"},
+	{"prune", OPT_PRUNE, true, ALL_COMPILING, "append prune(SPEC) to the pipeline (docs/sparsity.md)"},
+	{"detect", OPT_DETECT, false, ALL_COMPILING, "append detect-sparsity: encode weights pruned elsewhere, no value changes"},
+	{"prune-global", OPT_PRUNE_GLOBAL, false, ALL_COMPILING, "--prune ranks all layers against one threshold"},
+	{"prune-keep", OPT_PRUNE_KEEP, true, ALL_COMPILING, "first|last|first,last: keep those prunable layers dense"},
+	{"prune-layer", OPT_PRUNE_LAYER, true, ALL_COMPILING, "GLOB=SPEC: another pattern (or dense) for matching nodes"},
 	{"pattern", OPT_PATTERN, true, ALL_COMPILING, "append convert-pattern(SPEC) to the pipeline"},
 	{"tasd", OPT_TASD, true, ALL_COMPILING, "append tasd(SPEC) to the pipeline"},
+	{"tasd-activations", OPT_TASD_ACT, true, ALL_COMPILING, "append tasd-activations(SPEC) to the pipeline"},
 	{"accel-config", OPT_ACCEL_CONFIG, true, ALL_COMPILING, "accelerator config file or preset"},
 	{"print-after", OPT_PRINT_AFTER, true, ALL_COMPILING, "PASS|all|import: dump the IR to stderr after it"},
-	{"time-passes", OPT_TIME_PASSES, false, ALL_COMPILING, "print wall time per pass to stderr"},
+	{"time-passes", OPT_TIME_PASSES, false, ALL_COMPILING, "print wall time per pass (and code generation phase) to stderr"},
+	{"calib", OPT_CALIB, true, CMD_COMPILE, "DIR: calibration inputs; report accuracy against the dense model"},
+	{"calib-generate", OPT_CALIB_GENERATE, true, CMD_COMPILE, "N[:SEED]: same, on N normal(0,1) inputs"},
 	{"report", OPT_REPORT, true, CMD_COMPILE | CMD_RUN | CMD_BENCH, "write a JSON report to FILE"},
 	{"no-verify", OPT_NO_VERIFY, false, ALL_COMPILING, "do not verify the IR between passes"},
 	{"test-data", OPT_TEST_DATA, true, CMD_RUN | CMD_BENCH, "folder with test_data_set_*/input_*.pb, output_*.pb"},
@@ -61,11 +70,11 @@ static const char *const command_names[] = {
 };
 
 static const char *const command_usage[] = {
-	[CMD_COMPILE] = "nnzc compile MODEL.onnx -o OUT [--emit onnx|ir] [compile flags]",
+	[CMD_COMPILE] = "nnzc compile MODEL.onnx -o OUT [--emit obj|asm|llvm|shared|onnx|ir] [--header H] [--weights-file W] [compile flags]",
 	[CMD_RUN] = "nnzc run MODEL.onnx [--target ref] (--test-data DIR | -i NAME=FILE.pb... -o OUTDIR) [--rtol R] [--atol A] [compile flags]",
 	[CMD_BENCH] = "nnzc bench MODEL.onnx [--target ref] [--threads N] [--iters N] [--test-data DIR] [compile flags]",
 	[CMD_DUMP] = "nnzc dump MODEL.onnx|MODEL.nnzir [--after PASS] [--format text|dot|json] [-o FILE] [compile flags]",
-	[CMD_INFO] = "nnzc info MODEL.onnx|MODEL.nnzir",
+	[CMD_INFO] = "nnzc info MODEL.onnx|MODEL.nnzir|MODEL.o|MODEL.so|WEIGHTS (what nnzc compile wrote)",
 };
 
 void print_command_help(Command cmd, FILE *f)
@@ -81,6 +90,12 @@ void print_command_help(Command cmd, FILE *f)
 	}
 	if (cmd & ALL_COMPILING) {
 		fprintf(f, "  %-20s %s\n", "-O0..-O3", "optimisation level (-O0: shape-infer only)");
+		if (cmd == CMD_COMPILE) /* what each level means for the code (docs/abi.md) */
+			fprintf(f, "  %-20s %s\n  %-20s %s\n  %-20s %s\n  %-20s %s\n", "  -O0",
+				"graph: shape inference only; LLVM: no optimisation (fast to build, slow code)", "  -O1",
+				"graph: default pipeline; LLVM O1, no vectorisers", "  -O2",
+				"graph: default pipeline; LLVM O2 with loop and SLP vectorisers", "  -O3 (default)",
+				"graph: default pipeline; LLVM O3 with vectorisers, aggressive code generation");
 		fprintf(f, "\npasses (--passes, --print-after):\n");
 		for (int i = 0; i < pass_table_size; i++)
 			fprintf(f, "  %-20s %s\n", pass_table[i].name, pass_table[i].summary);
@@ -143,6 +158,33 @@ static int parse_input_shape(const char *s, InputShape *is, char *name, size_t c
 	}
 }
 
+/* --calib DIR | --calib-generate N[:SEED] (seed 1 by default); one or the other */
+static int parse_calib(bool dir, const char *v, DriverOptions *o, Diag *d)
+{
+	if (o->calib || o->calib_generate)
+		return diag_error(d, "--calib and --calib-generate: give one of them, once");
+	if (dir) {
+		o->calib = v;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	unsigned long long seed = 1;
+	bool ok = end != v && !errno && n >= 1 && n <= 1000000;
+	if (ok && *end == ':') {
+		const char *p = end + 1;
+		ok = *p >= '0' && *p <= '9';
+		seed = strtoull(p, &end, 10);
+		ok = ok && !errno;
+	}
+	if (!ok || *end)
+		return diag_error(d, "--calib-generate: expected N[:SEED] with N in [1, 1000000], got '%s'", v);
+	o->calib_generate = (int)n;
+	o->calib_seed = seed;
+	return 0;
+}
+
 static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 {
 	switch (sp->id) {
@@ -154,6 +196,7 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 		return 0;
 	case OPT_EMIT: o->emit = v; return 0;
 	case OPT_HEADER: o->header = v; return 0;
+	case OPT_WEIGHTS_FILE: o->weights_file = v; return 0;
 	case OPT_NAME: o->name = v; return 0;
 	case OPT_CPU: o->cpu = v; return 0;
 	case OPT_INPUT_SHAPE:
@@ -164,8 +207,19 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 					 sizeof o->input_shape_names[0], d);
 	case OPT_PASSES: o->passes = v; return 0;
 	case OPT_PRUNE: o->prune = v; return 0;
+	case OPT_DETECT: o->detect = true; return 0;
+	case OPT_PRUNE_GLOBAL: o->prune_global = true; return 0;
+	case OPT_PRUNE_KEEP: o->prune_keep = v; return 0;
+	case OPT_PRUNE_LAYER:
+		if (o->n_prune_layers == MAX_CLI_INPUTS)
+			return diag_error(d, "too many --prune-layer options");
+		if (strchr(v, '=') == NULL || strchr(v, ';'))
+			return diag_error(d, "--prune-layer: expected GLOB=SPEC, got '%s'", v);
+		o->prune_layers[o->n_prune_layers++] = v;
+		return 0;
 	case OPT_PATTERN: o->pattern = v; return 0;
 	case OPT_TASD: o->tasd = v; return 0;
+	case OPT_TASD_ACT: o->tasd_activations = v; return 0;
 	case OPT_ACCEL_CONFIG: o->accel_config = v; return 0;
 	case OPT_PRINT_AFTER: o->print_after = v; return 0;
 	case OPT_TIME_PASSES: o->time_passes = true; return 0;
@@ -211,6 +265,8 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 	}
 	case OPT_FULL: o->elide_above = -1; return 0;
 	case OPT_HELP: return 0;
+	case OPT_CALIB:
+	case OPT_CALIB_GENERATE: return parse_calib(sp->id == OPT_CALIB, v, o, d);
 	}
 	return 0;
 }
@@ -278,11 +334,32 @@ int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d)
 	const char *base = o->passes ? o->passes : o->opt_level == 0 ? "shape-infer" : default_pipeline;
 	if (pipeline_parse(base, p, d) < 0)
 		return -1;
-	if (o->prune && pipeline_append(p, "prune", o->prune, d) < 0)
+	/* detection first: the passes after it see the encodings a model was pruned to elsewhere */
+	if (o->detect && pipeline_append(p, "detect-sparsity", NULL, d) < 0)
 		return -1;
+	if (o->prune || o->prune_keep || o->n_prune_layers || o->prune_global) {
+		/* --prune SPEC --prune-global --prune-keep K --prune-layer G=S... is the pass argument
+		 * SPEC;global;keep=K;G=S... (without --prune the default pattern is dense) */
+		if (o->prune_global && o->prune == NULL)
+			return diag_error(d, "--prune-global: no --prune pattern to rank globally");
+		char arg[sizeof p->step[0].arg];
+		size_t n = (size_t)snprintf(arg, sizeof arg, "%s", o->prune ? o->prune : "dense");
+		if (o->prune_global && n < sizeof arg)
+			n += (size_t)snprintf(arg + n, sizeof arg - n, ";global");
+		if (o->prune_keep && n < sizeof arg)
+			n += (size_t)snprintf(arg + n, sizeof arg - n, ";keep=%s", o->prune_keep);
+		for (int i = 0; i < o->n_prune_layers && n < sizeof arg; i++)
+			n += (size_t)snprintf(arg + n, sizeof arg - n, ";%s", o->prune_layers[i]);
+		if (n >= sizeof arg)
+			return diag_error(d, "--prune options longer than %d characters together", (int)sizeof arg - 1);
+		if (pipeline_append(p, "prune", arg, d) < 0)
+			return -1;
+	}
 	if (o->pattern && pipeline_append(p, "convert-pattern", o->pattern, d) < 0)
 		return -1;
 	if (o->tasd && pipeline_append(p, "tasd", o->tasd, d) < 0)
+		return -1;
+	if (o->tasd_activations && pipeline_append(p, "tasd-activations", o->tasd_activations, d) < 0)
 		return -1;
 	return 0;
 }

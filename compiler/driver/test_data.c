@@ -100,22 +100,79 @@ int adopt_bf16_bits(Tensor *t, DType declared, Diag *d)
 	return 0;
 }
 
-void note_test_data_shapes(DriverOptions *o)
+void read_run_data(const DriverOptions *o, RunData *rd)
 {
-	char **sets;
-	int n_sets;
-	TensorList tl;
 	Diag ignored = {0};
-	if (list_test_sets(o->test_data, &sets, &n_sets, &ignored) < 0)
+	memset(rd, 0, sizeof *rd);
+	if (o->test_data) {
+		char **sets;
+		int n_sets;
+		if (list_test_sets(o->test_data, &sets, &n_sets, &ignored) < 0)
+			return;
+		if (read_tensor_files(sets[0], "input", &rd->tl, &ignored) < 0)
+			memset(&rd->tl, 0, sizeof rd->tl);
+		for (int i = 0; i < n_sets; i++)
+			free(sets[i]);
+		free(sets);
 		return;
-	int rc = read_tensor_files(sets[0], "input", &tl, &ignored);
-	for (int i = 0; i < n_sets; i++)
-		free(sets[i]);
-	free(sets);
-	if (rc < 0)
+	}
+	if (o->n_inputs == 0)
 		return;
-	o->n_data_shapes = tl.n < MAX_CLI_INPUTS ? tl.n : MAX_CLI_INPUTS;
-	for (int i = 0; i < o->n_data_shapes; i++)
-		o->data_shapes[i] = tl.t[i].shape;
-	tensor_list_free(&tl);
+	rd->by_name = true;
+	rd->tl.t = calloc((size_t)o->n_inputs, sizeof *rd->tl.t);
+	rd->tl.names = calloc((size_t)o->n_inputs, sizeof *rd->tl.names);
+	if (rd->tl.t == NULL || rd->tl.names == NULL) {
+		tensor_list_free(&rd->tl);
+		return;
+	}
+	for (int k = 0; k < o->n_inputs; k++) {
+		Tensor *t = &rd->tl.t[rd->tl.n];
+		if (pb_read_tensor(o->inputs[k].path, t, NULL, 0, &ignored) < 0)
+			continue;
+		snprintf(rd->tl.names[rd->tl.n], sizeof rd->tl.names[0], "%s", o->inputs[k].name);
+		rd->tl.n++;
+	}
+}
+
+void model_inputs_free(ModelInputs *mi)
+{
+	for (int i = 0; i < mi->n; i++) {
+		free(mi->name[i]);
+		tensor_free(&mi->frozen[i]);
+	}
+	free(mi->name);
+	free(mi->dtype);
+	free(mi->frozen);
+	memset(mi, 0, sizeof *mi);
+}
+
+static bool is_frozen(const ModelInputs *mi, const char *name)
+{
+	for (int i = 0; mi && i < mi->n; i++)
+		if (mi->frozen[i].data != NULL && strcmp(mi->name[i], name) == 0)
+			return true;
+	return false;
+}
+
+int read_named_inputs(const DriverOptions *o, const Graph *g, const ModelInputs *mi, Tensor *in, Diag *d)
+{
+	for (int k = 0; k < o->n_inputs; k++) {
+		int idx = -1;
+		for (int i = 0; i < g->n_inputs; i++)
+			if (strcmp(g->inputs[i]->name, o->inputs[k].name) == 0)
+				idx = i;
+		for (int j = 0; j < k; j++)
+			if (strcmp(o->inputs[j].name, o->inputs[k].name) == 0)
+				return diag_error(d, "-i %s: given twice", o->inputs[k].name);
+		if (idx < 0 && is_frozen(mi, o->inputs[k].name))
+			continue; /* its value is compiled in */
+		if (idx < 0)
+			return diag_error(d, "-i %s: the model has no input of that name", o->inputs[k].name);
+		if (pb_read_tensor(o->inputs[k].path, &in[idx], NULL, 0, d) < 0)
+			return -1;
+	}
+	for (int i = 0; i < g->n_inputs; i++)
+		if (in[i].data == NULL)
+			return diag_error(d, "input '%s' not given (-i %s=FILE.pb)", g->inputs[i]->name, g->inputs[i]->name);
+	return 0;
 }

@@ -7,7 +7,8 @@
  *   Pad axes input (opset 18)     -> full pads when pads/axes are constant and the rank known
  *   nnzc.FusedConv / FusedGemm    -> Conv/Gemm [+ Add(residual)] [+ activation node]
  * Things opset 17 cannot express (Resize antialias or half_pixel_symmetric, Pad mode wrap,
- * AveragePool dilations) are errors, never silently dropped. The file is written atomically. */
+ * AveragePool dilations) are errors, never silently dropped, and so is nnzc.TasdActivation
+ * (docs/sparsity.md, "TASD", says why it is not expanded). The file is written atomically. */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -299,6 +300,8 @@ static int export_node(Exporter *ex, const Node *n)
 {
 	if (n->op == OP_FusedConv || n->op == OP_FusedGemm)
 		return export_fused(ex, n);
+	if (n->op == OP_TasdActivation)
+		return node_error(ex->d, n, "activation TASD cannot be written as ONNX: emit the model without tasd-activations");
 	const char *ins[64];
 	const char **in = n->n_in <= 64 ? ins : arena_alloc(ex->a, (size_t)n->n_in * sizeof *in);
 	int n_in = input_names(n, in, n->n_in);

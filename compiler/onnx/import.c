@@ -332,6 +332,17 @@ static const Onnx__ValueInfoProto *input_info(const Onnx__GraphProto *gp, const 
 	return NULL;
 }
 
+/* The shape of actual input data fixes the dims the model leaves unknown, where it agrees with
+ * the known ones; a mismatch is left for the run-time input check to report. */
+static void fit_data_shape(Value *v, const Shape *s)
+{
+	bool fits = !shape_is_static(&v->shape) && (v->shape.rank < 0 || v->shape.rank == s->rank);
+	for (int k = 0; fits && v->shape.rank >= 0 && k < s->rank; k++)
+		fits = v->shape.dim[k] < 0 || v->shape.dim[k] == s->dim[k];
+	if (fits)
+		v->shape = *s;
+}
+
 static int apply_input_shapes(Importer *im, const Onnx__GraphProto *gp, const ImportOptions *opt)
 {
 	char sb[128], sb2[128];
@@ -371,14 +382,13 @@ static int apply_input_shapes(Importer *im, const Onnx__GraphProto *gp, const Im
 					  shape_str(&is->shape, sb, sizeof sb));
 		v->shape = is->shape;
 	}
-	for (int i = 0; opt && i < g->n_inputs && i < opt->n_data_shapes; i++) {
-		Value *v = g->inputs[i];
-		const Shape *s = &opt->data_shapes[i];
-		bool fits = !shape_is_static(&v->shape) && (v->shape.rank < 0 || v->shape.rank == s->rank);
-		for (int k = 0; fits && v->shape.rank >= 0 && k < s->rank; k++)
-			fits = v->shape.dim[k] < 0 || v->shape.dim[k] == s->dim[k];
-		if (fits)
-			v->shape = *s; /* a mismatch is left for the run-time input check to report */
+	for (int i = 0; opt && i < g->n_inputs && i < opt->n_data_shapes; i++)
+		fit_data_shape(g->inputs[i], &opt->data_shapes[i]);
+	for (int i = 0; opt && i < opt->n_named_data_shapes; i++) {
+		const InputShape *is = &opt->named_data_shapes[i];
+		Value *v = is->name ? graph_find_value(g, is->name) : NULL;
+		if (v && graph_is_input(g, v))
+			fit_data_shape(v, &is->shape); /* an unknown name is for the run to report */
 	}
 	/* every later stage works on static shapes */
 	for (int i = 0; i < g->n_inputs; i++) {

@@ -128,11 +128,16 @@ bool mul_ok_i64(int64_t a, int64_t b, int64_t *out);
 
 /* ---------------------------------------------------------------- tensors (tensor.c) */
 
-/* A dense tensor in the compute class of dtype: data is float* or int64_t*. */
+typedef struct SparseData SparseData;
+
+/* A dense tensor in the compute class of dtype: data is float* or int64_t*. `sparse` is the
+ * packed form of an encoded constant weight (value_tensor sets it; every tensor the interpreter
+ * allocates has NULL): the reference kernels compute from it when it is set. */
 typedef struct Tensor {
 	DType dtype;
 	Shape shape;
 	void *data;
+	const SparseData *sparse;
 } Tensor;
 
 int tensor_alloc(Tensor *t, DType dtype, const Shape *shape, Diag *d); /* malloc, zeroed */
@@ -149,9 +154,8 @@ Tensor value_tensor(const Value *v);
 
 typedef enum EncodingKind { ENC_DENSE, ENC_CSR, ENC_BSR, ENC_NM, ENC_GS, ENC_TASD } EncodingKind;
 
-/* How a (weight) tensor's non-zeros are laid out. Rows are output channels; columns the
- * flattened reduction index (see docs/sparsity.md). Only dense is produced so far; the other
- * kinds are declared, printed and parsed so that dumps and tests are stable across issues. */
+/* How a (weight) tensor's non-zeros are laid out, on its matrix view (WeightView below): rows
+ * are output channels, columns the reduction index (see docs/sparsity.md). */
 typedef struct Encoding {
 	EncodingKind kind;
 	union {
@@ -173,23 +177,88 @@ int encoding_parse(const char *s, Encoding *e, const char **end, Diag *d);
  * that sparse kernels — starting with the reference interpreter's — compute from. The verifier
  * checks that decoding the packed form gives Value.data exactly. Layouts: docs/sparsity.md. */
 
-/* The matrix an encoding describes: rows are output channels, columns the flattened reduction
- * index; element (r, c) is data[r * row_stride + c * col_stride]. Conv W[O, C/g, k...] is
- * [O, C/g * prod(k)] (row-major, a group's rows are contiguous); Gemm B with transB=1 [N, K] is
- * itself; Gemm B with transB=0 and MatMul's 2-D B [K, N] are the transposed view [N, K]. */
-typedef struct WeightView { int64_t rows, cols, row_stride, col_stride; } WeightView;
+/* The matrix an encoding describes: rows are output channels, columns ("view columns") the
+ * reduction index in the order the encodings group it. Conv W[O, Cg, k...] (Cg = C/group input
+ * channels per group, K = prod(k) taps) is [O, K * Cg] ordered tap-major, channel-minor: view
+ * column j is channel j % Cg at tap j / Cg, so nm groups of M consecutive columns run along the
+ * input channels at a fixed tap (DESIGN.md; PyTorch ASP and sparse tensor cores do the same).
+ * Gemm B with transB=1 [N, K] is itself; Gemm B with transB=0 and MatMul's 2-D B [K, N] are the
+ * transposed view [N, K]. `group` is the view columns per tap (Cg; cols for Gemm/MatMul, which
+ * have one "tap"), dividing cols. Element (r, j) is data[weight_view_offset(v, r, j)]: nothing
+ * may assume it at j * col_stride. Layouts with a worked 3x3 example: docs/sparsity.md. */
+typedef struct WeightView { int64_t rows, cols, row_stride, col_stride, group, tap_stride; } WeightView;
+
+static inline int64_t weight_view_offset(const WeightView *v, int64_t r, int64_t j)
+{
+	return r * v->row_stride + (j % v->group) * v->col_stride + (j / v->group) * v->tap_stride;
+}
+/* The op's own reduction index of view column j, what a kernel multiplies element (r, j) with:
+ * for Conv c * K + t, the row of its im2col matrix; for Gemm/MatMul j itself. */
+static inline int64_t weight_view_reduction(const WeightView *v, int64_t j)
+{
+	return (j % v->group) * (v->cols / v->group) + j / v->group;
+}
+static inline bool weight_view_equal(const WeightView *a, const WeightView *b)
+{
+	return a->rows == b->rows && a->cols == b->cols && a->row_stride == b->row_stride &&
+	       a->col_stride == b->col_stride && a->group == b->group && a->tap_stride == b->tap_stride;
+}
 
 /* Whether input `slot` of n is a constant float weight the sparsity passes may encode (Conv and
  * FusedConv W, Gemm and FusedGemm B, MatMul 2-D B), and its matrix view. */
 bool weight_view(const Node *n, int slot, WeightView *view);
 
-typedef struct SparseData SparseData; /* the packed form, declared in full below by sparse.c's owner */
+/* The packed form of an encoded weight (compiler/sparse_pack.c), in the graph's arena. All
+ * indices are positions in the matrix view (view columns: for a Conv, channel-minor within a
+ * tap, so bsr blocks and gs banks are over those too); values are the effective weights.
+ * Layouts with worked examples: docs/sparsity.md. */
+struct SparseData {
+	Encoding enc;      /* what is packed; tasd: the series, each term an nm pack below */
+	WeightView view;   /* rows x cols, and where element (r, j) sits in Value.data */
+	int64_t stored;    /* values stored, padding slots included: the storage cost */
+	union {
+		struct {
+			int64_t *row_ptr; /* (rows + 1): row r's entries are [row_ptr[r], row_ptr[r+1]) */
+			int32_t *col;     /* (nnz) ascending within a row */
+			float *val;       /* (nnz) non-zero */
+		} csr;
+		struct {
+			int64_t brows, bcols; /* ceil(rows / R), ceil(cols / C) */
+			int64_t *row_ptr;     /* (brows + 1): block row i's blocks are [row_ptr[i], row_ptr[i+1]) */
+			int32_t *col;         /* (nblocks) block column, ascending within a block row */
+			float *val;           /* (nblocks, R, C) row-major blocks; past the matrix edge: 0 */
+		} bsr;
+		struct {
+			int64_t groups;   /* per row: ceil(cols / M) */
+			uint8_t *off;     /* (rows, groups, N) offset in the group, strictly increasing */
+			float *val;       /* (rows, groups, N) unused slots hold 0 */
+		} nm;
+		struct {
+			int64_t ngroups;  /* ceil(rows / V); the last group has rows - (ngroups-1)*V lanes */
+			int64_t *ptr;     /* (ngroups + 1): group g's slots are [ptr[g], ptr[g+1]), steps x lanes */
+			int32_t *col;     /* (slots) step s, lane l of group g at ptr[g] + s*lanes + l */
+			float *val;       /* (slots) padding slots hold 0 */
+		} gs;
+		struct {
+			int nterms;
+			const SparseData *term[NNZC_MAX_TASD_TERMS]; /* nm(Ni,Mi) packs whose sum is the matrix */
+		} tasd;
+	} u;
+};
+
+/* Write the matrix s packs into dense, laid out as its Value.data (view.rows * view.cols
+ * elements, every one written). */
+void sparse_decode(const SparseData *s, float *dense);
+/* Stored values that are non-zero (tasd: summed over the terms). */
+int64_t sparse_nnz(const SparseData *s);
 
 /* Whether the matrix satisfies enc exactly, i.e. encoding it changes no value. */
 bool sparse_fits(const float *data, const WeightView *view, const Encoding *enc);
 /* Project in place onto what enc can hold: keep the largest magnitudes the pattern allows (ties:
  * lower index wins), zero the rest; tasd keeps the sum of its greedy terms. Returns the squared
- * L2 norm it dropped. csr and bsr hold anything and drop nothing. */
+ * L2 norm it dropped (-1 when out of memory; the data may then be partly projected). csr and
+ * bsr hold anything and drop nothing (bsr blocks no larger than the matrix; bad parameters fit
+ * nothing and project nothing). */
 double sparse_project(float *data, const WeightView *view, const Encoding *enc);
 /* Pack v->data, which must fit enc (-1 and a message naming v otherwise), into v->sparse and set
  * v->enc; ENC_DENSE drops the packed form. Allocates in g's arena. */
@@ -211,6 +280,7 @@ struct Value {
 	void *data;             /* constant payload (compute class) or NULL */
 	const ElidedPayload *elided; /* constant known only by checksum (from a dump) */
 	Encoding enc;
+	const SparseData *sparse; /* packed form of an encoded constant weight; NULL when dense */
 	Node *producer;         /* NULL for graph inputs and constants */
 };
 
@@ -274,6 +344,8 @@ typedef struct ResizeAttrs {
 typedef struct Activation { int kind; float alpha, beta; } Activation; /* ActKind; Clip: [alpha,beta] */
 typedef struct FusedConvAttrs { ConvAttrs conv; Activation act; } FusedConvAttrs;
 typedef struct FusedGemmAttrs { GemmAttrs gemm; Activation act; } FusedGemmAttrs;
+/* nnzc.TasdActivation: the sum of greedy terms n[i]:m[i] taken along axis (targets/ref/tasd.c) */
+typedef struct TasdActAttrs { int64_t axis; Ints n, m; } TasdActAttrs;
 
 /* One member per attribute struct; the op table says which member an op uses. */
 typedef union OpAttrs {
@@ -298,6 +370,7 @@ typedef union OpAttrs {
 	ResizeAttrs resize;
 	FusedConvAttrs fused_conv;
 	FusedGemmAttrs fused_gemm;
+	TasdActAttrs tasd_act;
 } OpAttrs;
 
 typedef enum AttrType {
@@ -393,7 +466,8 @@ Value *graph_add_value(Graph *g, const char *name, DType dtype, const Shape *sha
 /* A constant whose payload (compute class, zeroed) is allocated in the arena; NULL with a
  * message when the size overflows or memory runs out. */
 Value *graph_add_constant(Graph *g, const char *name, DType dtype, const Shape *shape, Diag *d);
-/* Allocate (or replace) v's payload for its current dtype and shape; NULL on failure. */
+/* Allocate (or replace) v's payload (zeroed) for its current dtype and shape; NULL on failure.
+ * v becomes dense (enc dense, sparse NULL): a pack describes the payload it replaces. */
 void *value_alloc_payload(Graph *g, Value *v, Diag *d);
 /* Make v (a node output) a constant holding a copy of t, cut from its producer; its name and
  * uses stay, so folding never renames a graph output. */
@@ -469,12 +543,23 @@ typedef struct ImportOptions {
 	 * dims that the model and --input-shape leave unknown, where they agree with the known ones. */
 	const Shape *data_shapes;
 	int n_data_shapes;
+	/* The same by input name (nnzc run/bench -i NAME=FILE.pb); names the model lacks are skipped. */
+	const InputShape *named_data_shapes;
+	int n_named_data_shapes;
 } ImportOptions;
 
 /* import.c: model file -> Graph in canonical form (see ops.def). All unsupported op types are
  * reported in one message with DIAG_UNSUPPORTED. */
 Graph *onnx_import(const char *path, const ImportOptions *opt, Diag *d);
 Graph *onnx_import_buffer(const uint8_t *buf, size_t len, const char *path, const ImportOptions *opt, Diag *d);
+/* import_bind.c: specialising a graph (ONNX or text IR) to known values of some inputs, for
+ * targets that need static shapes. graph_shape_inputs sets decides[i] (by graph input position)
+ * when the values of input i reach an operand that decides a shape (Reshape's shape, Pad's pads,
+ * Resize's scales, ...) through any chain of nodes but Shape and Size; returns how many do.
+ * graph_bind_input makes graph input v a constant holding t, which must have v's shape and dtype
+ * class (rounded to v's dtype); the pipeline then folds what depended on it. */
+int graph_shape_inputs(const Graph *g, bool *decides);
+int graph_bind_input(Graph *g, Value *v, const Tensor *t, Diag *d);
 /* export.c: Graph -> ONNX opset 17 file (internal ops expanded into standard ones). */
 int onnx_export(const Graph *g, const char *path, Diag *d);
 /* tensor_io.c: one TensorProto in a .pb file <-> Tensor (compute class). */
@@ -504,8 +589,14 @@ void remarks_print_json(const Graph *g, FILE *f);
 
 /* ---------------------------------------------------------------- passes and pipeline */
 
+/* How far a long pass is (done of total units, e.g. layers searched). Passes never print: the
+ * driver's function shows it on stderr when that is a terminal. */
+typedef void (*ProgressFn)(void *ctx, const char *pass, int64_t done, int64_t total);
+
 typedef struct PassOptions {
 	const char *arg; /* text inside "name(...)" in the pipeline, or NULL */
+	ProgressFn progress; /* NULL: nobody is listening */
+	void *progress_ctx;
 } PassOptions;
 
 typedef int (*PassFn)(Graph *g, const PassOptions *opt, Diag *d);
@@ -529,10 +620,15 @@ int pass_elim_identity(Graph *g, const PassOptions *opt, Diag *d);
 int pass_fold_bn(Graph *g, const PassOptions *opt, Diag *d);
 int pass_fuse(Graph *g, const PassOptions *opt, Diag *d);
 int pass_dce(Graph *g, const PassOptions *opt, Diag *d);
+int pass_detect_sparsity(Graph *g, const PassOptions *opt, Diag *d);
+int pass_prune(Graph *g, const PassOptions *opt, Diag *d);           /* passes/prune*.c */
+int pass_convert_pattern(Graph *g, const PassOptions *opt, Diag *d); /* passes/convert_pattern.c */
+int pass_tasd(Graph *g, const PassOptions *opt, Diag *d);
+int pass_tasd_activations(Graph *g, const PassOptions *opt, Diag *d);
 
 /* compiler/pipeline.c */
 #define NNZC_MAX_PIPELINE 64
-typedef struct PipelineStep { const PassInfo *pass; bool has_arg; char arg[256]; } PipelineStep;
+typedef struct PipelineStep { const PassInfo *pass; bool has_arg; char arg[1024]; } PipelineStep;
 typedef struct Pipeline { int n; PipelineStep step[NNZC_MAX_PIPELINE]; } Pipeline;
 
 /* "shape-infer,fold-constants,prune(nm:2:4),dce"; "none" or "" is the empty pipeline */
@@ -549,6 +645,8 @@ typedef struct Instruments {
 	bool time_passes;         /* table on stderr at the end */
 	bool verify;              /* graph_verify after every pass (default on) */
 	double *seconds;          /* if set: wall time of step i in seconds[i] */
+	ProgressFn progress;      /* handed to every pass (PassOptions.progress) */
+	void *progress_ctx;
 } Instruments;
 
 int pipeline_run(Graph *g, const Pipeline *p, const Instruments *ins, Diag *d);
@@ -562,6 +660,10 @@ int infer_node(Node *n, Diag *d);
 #define OP(id, onnx, min_in, max_in, min_out, max_out, attrs, infer, ref) int infer(Node *n, Diag *d);
 #include "nnzc/ops.def"
 #undef OP
+
+/* infer_sparse.c: the series of an nnzc.TasdActivation node as an ENC_TASD encoding; -1 with a
+ * message if its n/m attributes are not 1..NNZC_MAX_TASD_TERMS pairs with 1 <= N <= M <= 256. */
+int tasd_act_series(const Node *n, Encoding *series, Diag *d);
 
 /* infer_movement.c: what Slice, Pad and Resize read from their inputs, resolved per axis, shared
  * by inference and the reference kernels so that both agree by construction. x is the data
@@ -600,6 +702,12 @@ int window_of_node(const Node *n, const Shape *x, const Shape *w, Window *win, D
 /* interp.c: run the graph on inputs (graph input order, compute class); outputs are allocated
  * here and owned by the caller (tensor_free). */
 int ref_run(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d);
+/* ref_run that calls observe(n, outs, ctx, d) after every node n has run, outs being its n_out
+ * outputs (the interpreter's: copy what you keep), so that per-layer measurements such as the
+ * accuracy report need not keep every activation. observe returns 0, or -1 to stop the run
+ * with its message in d. */
+typedef int (*RefObserver)(const Node *n, const Tensor *outs, void *ctx, Diag *d);
+int ref_run_observed(const Graph *g, const Tensor *inputs, Tensor *outputs, RefObserver observe, void *ctx, Diag *d);
 /* Evaluate one node whose inputs all have payloads; outputs allocated as in ref_run. */
 int ref_eval_node(const Node *n, Tensor *outputs, Diag *d);
 
@@ -607,6 +715,13 @@ int ref_eval_node(const Node *n, Tensor *outputs, Diag *d);
 	int ref(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d);
 #include "nnzc/ops.def"
 #undef OP
+
+/* tasd.c: the greedy TASD series (ENC_TASD, or ENC_NM as a one-term series) over x viewed as
+ * [outer, len, inner], groups running along len; y (which may be x, or NULL) gets the
+ * approximation and *dropped the squared L2 norm it lost. nnzc.TasdActivation's kernel, also
+ * the TASD searches' error estimate. -1 only when scratch memory cannot be allocated. */
+int tasd_approximate(const float *x, float *y, int64_t outer, int64_t len, int64_t inner, const Encoding *series,
+		     double *dropped);
 
 /* ---------------------------------------------------------------- memory planning (memplan.c) */
 
@@ -633,7 +748,27 @@ typedef struct CpuOptions {
 	CpuEmit emit;
 	const char *output;       /* the .o / .s / .ll / .so */
 	const char *header;       /* generated C header, or NULL */
+	const char *weights_file; /* the weights go into this file instead of the object (docs/abi.md), or NULL */
+	struct CpuReport *report; /* if set, cpu_compile fills it (the caller frees it with cpu_report_free) */
 } CpuOptions;
+
+/* What cpu_compile tells the driver about the code it generated (--time-passes, --report). */
+#define CPU_PHASES 3
+extern const char *const cpu_phase_names[CPU_PHASES]; /* "codegen: emit IR", "LLVM optimise", "LLVM emit object" */
+typedef struct CpuLayer {
+	const char *kernel;      /* the node's task kinds, e.g. "conv" or "pack+gemm" */
+	int64_t weight_bytes;    /* constant bytes its code reads (packed weights, tables, constant operands) */
+	double flops;            /* 2 per multiply-add of products and convolutions, else ~1 per output element */
+	int shared_with;         /* index of an earlier node whose identical code it reuses, or -1 */
+} CpuLayer;
+typedef struct CpuReport {
+	double seconds[CPU_PHASES];
+	int n_layers;
+	CpuLayer *layers;        /* by node index */
+	int64_t workspace, naive_workspace, weight_bytes, weights_in_file;
+	int n_buffers, n_tasks, n_functions; /* task functions after identical ones were merged */
+} CpuReport;
+void cpu_report_free(CpuReport *r);
 
 /* codegen.c: the optimised, statically shaped graph -> native code (and its header). */
 int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d);

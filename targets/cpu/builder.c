@@ -2,7 +2,10 @@
  * addressing, intrinsics. */
 #include "cpu.h"
 
+#include <llvm-c/DebugInfo.h>
+#include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 LLVMValueRef cg_i64(Cg *cg, int64_t v) { return LLVMConstInt(cg->t_i64, (unsigned long long)v, 1); }
@@ -11,17 +14,39 @@ LLVMValueRef cg_f32(Cg *cg, float v) { return LLVMConstReal(cg->t_f32, v); }
 LLVMTypeRef cg_vec(Cg *cg, LLVMTypeRef elem, int lanes) { (void)cg; return LLVMVectorType(elem, (unsigned)lanes); }
 LLVMTypeRef cg_elem_type(Cg *cg, DType t) { return dtype_is_float(t) ? cg->t_f32 : cg->t_i64; }
 
+/* Grow an array of structural records (a few per node); dies on exhaustion like arena_alloc. */
+static void *grow(void *p, int *cap, int need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	int n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, (size_t)n * elem);
+	if (q == NULL) {
+		fprintf(stderr, "nnzc: out of memory\n");
+		abort();
+	}
+	*cap = n;
+	return q;
+}
+
 LLVMValueRef cg_task_begin(Cg *cg, const char *what)
 {
 	char name[96];
 	snprintf(name, sizeof name, "nnzc.node%d.%s.%d", cg->node_index, what, cg->task_counter++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, cg->t_task);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	/* only called through the entry point: mergefunc may replace it by an identical one */
+	LLVMSetUnnamedAddress(fn, LLVMGlobalUnnamedAddr);
 	cg->fn = fn;
 	cg->bufs = LLVMGetParam(fn, 0);
 	cg->begin = LLVMGetParam(fn, 1);
 	cg->end = LLVMGetParam(fn, 2);
-	LLVMSetValueName2(cg->bufs, "bufs", 4);
+	cg->first_arg = cg->n_args;
+	cg->task_what = what;
+	cg->n_data_ptrs = 0;
+	LLVMSetValueName2(cg->bufs, "args", 4);
 	LLVMSetValueName2(cg->begin, "begin", 5);
 	LLVMSetValueName2(cg->end, "end", 3);
 	/* tensors never alias each other except where the planner reuses dead memory */
@@ -31,25 +56,143 @@ LLVMValueRef cg_task_begin(Cg *cg, const char *what)
 	return fn;
 }
 
+/* Whether p is one of the task's constant-data pointers, or a GEP chain from one. */
+static bool from_data(const Cg *cg, LLVMValueRef p)
+{
+	while (LLVMIsAGetElementPtrInst(p))
+		p = LLVMGetOperand(p, 0);
+	for (int i = 0; i < cg->n_data_ptrs; i++)
+		if (cg->data_ptrs[i] == p)
+			return true;
+	return false;
+}
+
+/* Loads of constant data (weights) get !invariant.load: the optimiser then knows the task's
+ * stores cannot change them and hoists them out of loops, as it did when the weights were
+ * constant globals named in the code. Weights never change while a model runs (docs/abi.md). */
+static void mark_invariant_loads(Cg *cg)
+{
+	if (cg->n_data_ptrs == 0)
+		return;
+	unsigned kind = LLVMGetMDKindIDInContext(cg->ctx, "invariant.load", 14);
+	LLVMValueRef empty = LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, NULL, 0));
+	for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(cg->fn); bb; bb = LLVMGetNextBasicBlock(bb))
+		for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+			if (LLVMGetInstructionOpcode(in) == LLVMLoad && from_data(cg, LLVMGetOperand(in, 0)))
+				LLVMSetMetadata(in, kind, empty);
+}
+
 void cg_task_end(Cg *cg)
 {
 	LLVMBuildRetVoid(cg->b);
+	mark_invariant_loads(cg);
 	/* the entry block holds the allocas; it falls through to the body */
 	LLVMBasicBlockRef body = LLVMGetNextBasicBlock(cg->entry_block);
 	LLVMBuilderRef eb = LLVMCreateBuilderInContext(cg->ctx);
 	LLVMPositionBuilderAtEnd(eb, cg->entry_block);
 	LLVMBuildBr(eb, body);
 	LLVMDisposeBuilder(eb);
+	cg->tasks = grow(cg->tasks, &cg->cap_tasks, cg->n_tasks + 1, sizeof *cg->tasks);
+	cg->tasks[cg->n_tasks++] = (CgTask){.fn = cg->fn, .node = cg->node_index, .what = cg->task_what,
+					    .first_arg = cg->first_arg, .n_args = cg->n_args - cg->first_arg};
 	cg->fn = NULL;
+}
+
+/* Index of (slot, data) in the current task's argument block, added on first use. */
+static int task_arg(Cg *cg, int slot, int data)
+{
+	assert(cg->fn != NULL);
+	for (int i = cg->first_arg; i < cg->n_args; i++)
+		if (cg->args[i].slot == slot && cg->args[i].data == data)
+			return i - cg->first_arg;
+	cg->args = grow(cg->args, &cg->cap_args, cg->n_args + 1, sizeof *cg->args);
+	cg->args[cg->n_args++] = (CgArg){slot, data};
+	return cg->n_args - 1 - cg->first_arg;
+}
+
+static LLVMValueRef arg_load(Cg *cg, int index, const char *name)
+{
+	LLVMValueRef p = cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, index));
+	LLVMValueRef r = LLVMBuildLoad2(cg->b, cg->t_ptr, p, name);
+	LLVMSetAlignment(r, 8);
+	return r;
+}
+
+static int add_data(Cg *cg, const void *bytes, size_t size, void *owned)
+{
+	cg->data = grow(cg->data, &cg->cap_data, cg->n_data + 1, sizeof *cg->data);
+	cg->data[cg->n_data] = (CgData){.bytes = bytes, .size = size, .owned = owned, .node = cg->node_index};
+	return cg->n_data++;
+}
+
+int cg_data_take(Cg *cg, void *bytes, size_t size)
+{
+	return add_data(cg, bytes, size, bytes);
+}
+
+static LLVMValueRef data_load(Cg *cg, int id, const char *name)
+{
+	LLVMValueRef p = arg_load(cg, task_arg(cg, -1, id), name);
+	cg->data_ptrs = grow(cg->data_ptrs, &cg->cap_data_ptrs, cg->n_data_ptrs + 1, sizeof *cg->data_ptrs);
+	cg->data_ptrs[cg->n_data_ptrs++] = p;
+	return p;
+}
+
+LLVMValueRef cg_data_ptr(Cg *cg, int id)
+{
+	return data_load(cg, id, "");
+}
+
+LLVMValueRef cg_slot_ptr(Cg *cg, int slot)
+{
+	return arg_load(cg, task_arg(cg, slot, -1), "");
+}
+
+int cg_const_data(Cg *cg, const Value *v)
+{
+	if (cg->data_of[v->id] < 0) {
+		bool ok;
+		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
+		cg->data_of[v->id] = add_data(cg, v->data, ok ? bytes : 0, NULL);
+	}
+	return cg->data_of[v->id];
+}
+
+/* A small constant as a private global, shared by every constant of the same bytes so that
+ * identical nodes stay identical. */
+static LLVMValueRef baked_global(Cg *cg, const Value *v, size_t bytes)
+{
+	for (int i = 0; i < cg->g->n_values; i++) {
+		const Value *u = cg->g->values[i];
+		if (cg->global[i] && u->dtype == v->dtype && shape_numel(&u->shape) == shape_numel(&v->shape) &&
+		    memcmp(u->data, v->data, bytes) == 0)
+			return cg->global[v->id] = cg->global[i];
+	}
+	LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, v->data, bytes, 1);
+	char name[64];
+	snprintf(name, sizeof name, "nnzc.const%d", v->id);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+	LLVMSetAlignment(gv, 64);
+	return cg->global[v->id] = gv;
 }
 
 LLVMValueRef cg_ptr(Cg *cg, const Value *v)
 {
 	if (cg->global[v->id])
 		return cg->global[v->id];
-	LLVMValueRef p = cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, cg->slot[v->id]));
-	LLVMValueRef r = LLVMBuildLoad2(cg->b, cg->t_ptr, p, v->name);
-	return r;
+	if (v->data && !v->producer) {
+		bool ok;
+		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
+		if (ok && bytes > 0 && bytes <= CG_BAKED_BYTES)
+			return baked_global(cg, v, bytes);
+		return data_load(cg, cg_const_data(cg, v), v->name);
+	}
+	assert(cg->slot[v->id] >= 0);
+	return arg_load(cg, task_arg(cg, cg->slot[v->id], -1), v->name);
 }
 
 LLVMValueRef cg_var(Cg *cg, LLVMTypeRef t, LLVMValueRef init, const char *name)
@@ -84,11 +227,26 @@ LLVMValueRef cg_for(Cg *cg, Loop *l, LLVMValueRef lo, LLVMValueRef hi, int64_t s
 	return iv;
 }
 
+/* Loop metadata !{self, !{"llvm.loop.unroll.disable"}} on a loop's back edge: the loop ID must
+ * refer to itself, which the C API builds through a temporary node. */
+static void no_unroll(Cg *cg, LLVMValueRef backedge)
+{
+	static const char key[] = "llvm.loop.unroll.disable";
+	LLVMMetadataRef what = LLVMMDStringInContext2(cg->ctx, key, sizeof key - 1);
+	LLVMMetadataRef tmp = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
+	LLVMMetadataRef ops[2] = {tmp, LLVMMDNodeInContext2(cg->ctx, &what, 1)};
+	LLVMMetadataRef id = LLVMMDNodeInContext2(cg->ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, id);
+	LLVMSetMetadata(backedge, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9), LLVMMetadataAsValue(cg->ctx, id));
+}
+
 void cg_for_end(Cg *cg, Loop *l)
 {
 	LLVMValueRef iv = LLVMBuildLoad2(cg->b, cg->t_i64, l->var, "");
 	LLVMBuildStore(cg->b, LLVMBuildNSWAdd(cg->b, iv, l->step, ""), l->var);
-	LLVMBuildBr(cg->b, l->cond);
+	LLVMValueRef br = LLVMBuildBr(cg->b, l->cond);
+	if (cg->no_unroll)
+		no_unroll(cg, br);
 	LLVMPositionBuilderAtEnd(cg->b, l->exit);
 }
 

@@ -2,14 +2,18 @@
  * LLVM IR or shared library, plus the C header that declares its entry points.
  *
  * Order of work: refuse what cannot be compiled (all unsupported ops in one message), plan the
- * workspace, turn constants into globals, let each node's emitter build its task functions,
- * build the entry points that call them, optimise, emit. */
+ * workspace, let each node's emitter build its task functions (constants and packed weights
+ * become data items that reach the tasks through their argument blocks), lay the data out
+ * (object or weights file) and build the entry points that call the tasks, merge identical task
+ * functions, add the metadata blob, optimise, emit. The three phases are timed for
+ * --time-passes and --report. */
 #include "cpu.h"
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Every op and the emitter that compiles it (emit_*.c). */
@@ -172,9 +176,13 @@ static int make_target_machine(Cg *cg)
 		LLVMDisposeMessage(ls);
 		LLVMDisposeTargetData(layout);
 	}
+	cg->cpu_name = strdup(cpu);
+	cg->cpu_features = strdup(features);
 	LLVMDisposeMessage(cpu);
 	LLVMDisposeMessage(features);
 	LLVMDisposeMessage(triple);
+	if (rc == 0 && (!cg->cpu_name || !cg->cpu_features))
+		rc = diag_error(cg->d, "out of memory");
 	return rc;
 }
 
@@ -248,7 +256,9 @@ static int check_supported(const Graph *g, Diag *d)
 	return 0;
 }
 
-/* Slots: graph inputs, then graph outputs produced by nodes, then planned tensors. */
+/* Slots: graph inputs, then graph outputs produced by nodes, then planned tensors. A slot is a
+ * pointer the entry point computes (a caller's buffer or a workspace offset) and hands to the
+ * tasks that use it through their argument blocks. */
 static int assign_storage(Cg *cg)
 {
 	const Graph *g = cg->g;
@@ -293,26 +303,13 @@ static int assign_storage(Cg *cg)
 		cg->plan.bytes[i] = (int64_t)bytes;
 		cg->plan.size = at + (int64_t)bytes;
 	}
-	/* constants become globals holding their compute-class bytes */
-	for (int i = 0; i < g->n_values; i++) {
-		const Value *v = g->values[i];
-		if (v->producer || v->data == NULL)
-			continue;
-		bool ok;
-		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
-		if (!ok || bytes > UINT32_MAX)
-			return diag_error(cg->d, "constant '%s' is too large for one global", v->name);
-		LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, v->data, bytes, 1);
-		char name[64];
-		snprintf(name, sizeof name, "nnzc.const%d", i);
-		LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
-		LLVMSetInitializer(gv, init);
-		LLVMSetGlobalConstant(gv, 1);
-		LLVMSetLinkage(gv, LLVMPrivateLinkage);
-		LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-		LLVMSetAlignment(gv, 64);
-		cg->global[i] = gv;
-	}
+	/* constants become private globals or weights-file data when a task first uses them
+	 * (cg_ptr): a weight that a product repacks is never copied as it is */
+	cg->data_of = malloc(((size_t)g->n_values + 1) * sizeof *cg->data_of);
+	if (!cg->data_of)
+		return diag_error(cg->d, "out of memory");
+	for (int i = 0; i < g->n_values; i++)
+		cg->data_of[i] = -1;
 	for (int i = 0; i < g->n_values; i++) {
 		const Value *v = g->values[i];
 		if (!v->producer && v->elided)
@@ -321,260 +318,14 @@ static int assign_storage(Cg *cg)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- entry points */
-
-static LLVMValueRef add_function(Cg *cg, const char *prefix, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params,
-				 int n)
-{
-	char name[256];
-	snprintf(name, sizeof name, "%s_%s", prefix, suffix);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(ret, params, (unsigned)n, 0));
-	LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
-	return fn;
-}
-
-static LLVMValueRef const_string(Cg *cg, const char *s, const char *name)
-{
-	LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, s, strlen(s), 0);
-	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
-	LLVMSetInitializer(gv, init);
-	LLVMSetGlobalConstant(gv, 1);
-	LLVMSetLinkage(gv, LLVMPrivateLinkage);
-	LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-	return gv;
-}
-
-static LLVMValueRef const_table(Cg *cg, LLVMTypeRef elem, LLVMValueRef *vals, int n, const char *name)
-{
-	LLVMValueRef init = LLVMConstArray2(elem, vals, (uint64_t)n);
-	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
-	LLVMSetInitializer(gv, init);
-	LLVMSetGlobalConstant(gv, 1);
-	LLVMSetLinkage(gv, LLVMPrivateLinkage);
-	return gv;
-}
-
-/* T PREFIX_SUFFIX(int i): table[i] for 0 <= i < n, else `none` */
-static void emit_query(Cg *cg, const char *prefix, const char *suffix, LLVMTypeRef t, LLVMValueRef table, int n,
-		       LLVMValueRef none)
-{
-	LLVMValueRef fn = add_function(cg, prefix, suffix, t, &cg->t_i32, 1);
-	LLVMValueRef i = LLVMGetParam(fn, 0);
-	LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(cg->ctx, fn, "in");
-	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(cg->ctx, fn, "out");
-	LLVMValueRef ok = LLVMBuildICmp(cg->b, LLVMIntULT, i, cg_i32(cg, n), "");
-	LLVMBuildCondBr(cg->b, ok, in, out);
-	LLVMPositionBuilderAtEnd(cg->b, in);
-	LLVMValueRef idx = LLVMBuildZExt(cg->b, i, cg->t_i64, "");
-	LLVMBuildRet(cg->b, LLVMBuildLoad2(cg->b, t, LLVMBuildInBoundsGEP2(cg->b, t, table, &idx, 1, ""), ""));
-	LLVMPositionBuilderAtEnd(cg->b, out);
-	LLVMBuildRet(cg->b, none);
-}
-
-static void emit_io_queries(Cg *cg, const char *prefix, const char *kind, Value *const *vals, int n)
-{
-	LLVMValueRef *names = calloc((size_t)n + 1, sizeof *names), *ranks = calloc((size_t)n + 1, sizeof *ranks);
-	LLVMValueRef *shapes = calloc((size_t)n + 1, sizeof *shapes), *dtypes = calloc((size_t)n + 1, sizeof *dtypes);
-	char buf[128];
-	for (int i = 0; i < n; i++) {
-		snprintf(buf, sizeof buf, "nnzc.%s.name%d", kind, i);
-		names[i] = const_string(cg, vals[i]->name, buf);
-		ranks[i] = cg_i32(cg, vals[i]->shape.rank);
-		dtypes[i] = cg_i32(cg, dtype_to_onnx(vals[i]->dtype));
-		LLVMValueRef dims[NNZC_MAX_RANK + 1];
-		for (int k = 0; k < vals[i]->shape.rank; k++)
-			dims[k] = cg_i64(cg, vals[i]->shape.dim[k]);
-		snprintf(buf, sizeof buf, "nnzc.%s.shape%d", kind, i);
-		shapes[i] = const_table(cg, cg->t_i64, dims, vals[i]->shape.rank, buf);
-	}
-	char what[64];
-	snprintf(buf, sizeof buf, "nnzc.%s.names", kind);
-	LLVMValueRef tn = const_table(cg, cg->t_ptr, names, n, buf);
-	snprintf(buf, sizeof buf, "nnzc.%s.ranks", kind);
-	LLVMValueRef tr = const_table(cg, cg->t_i32, ranks, n, buf);
-	snprintf(buf, sizeof buf, "nnzc.%s.shapes", kind);
-	LLVMValueRef ts = const_table(cg, cg->t_ptr, shapes, n, buf);
-	snprintf(buf, sizeof buf, "nnzc.%s.dtypes", kind);
-	LLVMValueRef td = const_table(cg, cg->t_i32, dtypes, n, buf);
-	snprintf(what, sizeof what, "%s_name", kind);
-	emit_query(cg, prefix, what, cg->t_ptr, tn, n, LLVMConstNull(cg->t_ptr));
-	snprintf(what, sizeof what, "%s_rank", kind);
-	emit_query(cg, prefix, what, cg->t_i32, tr, n, cg_i32(cg, -1));
-	snprintf(what, sizeof what, "%s_shape", kind);
-	emit_query(cg, prefix, what, cg->t_ptr, ts, n, LLVMConstNull(cg->t_ptr));
-	snprintf(what, sizeof what, "%s_dtype", kind);
-	emit_query(cg, prefix, what, cg->t_i32, td, n, cg_i32(cg, 0));
-	snprintf(what, sizeof what, "num_%ss", kind);
-	LLVMValueRef fn = add_function(cg, prefix, what, cg->t_i32, NULL, 0);
-	(void)fn;
-	LLVMBuildRet(cg->b, cg_i32(cg, n));
-	free(names);
-	free(ranks);
-	free(shapes);
-	free(dtypes);
-}
-
-/* dst[i] = src[i] for i in [lo, hi), converted from the compute class to t's storage layout
- * (to_storage) or back; a loop in the current function (cg->fn) */
-static void convert_loop(Cg *cg, DType t, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef lo, LLVMValueRef hi,
-			 bool to_storage)
-{
-	LLVMTypeRef ct = cg_elem_type(cg, t), st = cg_storage_type(cg, t);
-	Loop l;
-	LLVMValueRef i = cg_for(cg, &l, lo, hi, 1, "conv");
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, to_storage ? ct : st, cg_gep(cg, to_storage ? ct : st, src, i), "");
-	LLVMValueRef y = to_storage ? cg_to_storage(cg, t, x) : cg_from_storage(cg, t, x);
-	LLVMBuildStore(cg->b, y, cg_gep(cg, to_storage ? st : ct, dst, i));
-	cg_for_end(cg, &l);
-}
-
-/* A task converting value v between the caller's buffer (io_slot) and its compute-class buffer
- * (slot), CONVERT_CHUNK elements per iteration. */
-#define CONVERT_CHUNK 16384
-static LLVMValueRef convert_task(Cg *cg, const Value *v, bool to_storage, int64_t *iterations)
-{
-	int64_t n = shape_numel(&v->shape);
-	LLVMValueRef fn = cg_task_begin(cg, to_storage ? "store_output" : "load_input");
-	LLVMValueRef caller = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, cg->io_slot[v->id])), "");
-	LLVMValueRef mine = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, cg->bufs, cg_i64(cg, cg->slot[v->id])), "");
-	LLVMValueRef lo = LLVMBuildMul(cg->b, cg->begin, cg_i64(cg, CONVERT_CHUNK), "");
-	LLVMValueRef hi = LLVMBuildMul(cg->b, cg->end, cg_i64(cg, CONVERT_CHUNK), "");
-	hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, hi, cg_i64(cg, n), ""), cg_i64(cg, n), hi, "");
-	convert_loop(cg, v->dtype, to_storage ? caller : mine, to_storage ? mine : caller, lo, hi, to_storage);
-	cg_task_end(cg);
-	*iterations = (n + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
-	return fn;
-}
-
-static void emit_entry_points(Cg *cg, const NodeCode *codes)
-{
-	const Graph *g = cg->g;
-	char prefix[128];
-	cpu_prefix(cg->opt, prefix, sizeof prefix);
-	/* the boundary conversions' tasks: inputs in graph order, then outputs */
-	size_t n_io = (size_t)(g->n_inputs + g->n_outputs) + 1;
-	LLVMValueRef *conv = arena_alloc(g->arena, n_io * sizeof *conv);
-	int64_t *conv_n = arena_alloc(g->arena, n_io * sizeof *conv_n);
-	cg->node_index = g->n_nodes;
-	for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
-		const Value *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
-		bool first = true;
-		for (int k = g->n_inputs; k < i; k++)
-			first &= g->outputs[k - g->n_inputs] != v;
-		if (cg->io_slot[v->id] >= 0 && first && (i < g->n_inputs || v->producer))
-			conv[i] = convert_task(cg, v, i >= g->n_inputs, &conv_n[i]);
-	}
-	/* int PREFIX_run_with(const void *const *inputs, void *const *outputs, void *workspace, int threads) */
-	LLVMTypeRef params[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i32};
-	LLVMValueRef run_with = add_function(cg, prefix, "run_with", cg->t_i32, params, 4);
-	LLVMValueRef inputs = LLVMGetParam(run_with, 0), outputs = LLVMGetParam(run_with, 1);
-	LLVMValueRef ws = LLVMGetParam(run_with, 2), threads = LLVMGetParam(run_with, 3);
-	LLVMTypeRef bufs_t = LLVMArrayType2(cg->t_ptr, (uint64_t)(cg->n_slots ? cg->n_slots : 1));
-	LLVMValueRef bufs = LLVMBuildAlloca(cg->b, bufs_t, "bufs");
-	for (int i = 0; i < g->n_inputs; i++) {
-		LLVMValueRef p = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, inputs, cg_i64(cg, i)), "");
-		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[g->inputs[i]->id])));
-	}
-	for (int i = 0; i < g->n_outputs; i++) {
-		const Value *v = g->outputs[i];
-		bool first = true;
-		for (int k = 0; k < i; k++)
-			first &= g->outputs[k] != v;
-		if (!v->producer || !first)
-			continue; /* copied at the end */
-		LLVMValueRef p = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, outputs, cg_i64(cg, i)), "");
-		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[v->id])));
-	}
-	for (int i = 0; i < g->n_values; i++) {
-		if (cg->plan.offset[i] < 0)
-			continue;
-		LLVMValueRef off = cg_i64(cg, cg->plan.offset[i]);
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
-		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[i])));
-	}
-	/* the caller's buffers of values converted at the boundary */
-	for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
-		if (conv[i] == NULL)
-			continue;
-		bool in = i < g->n_inputs;
-		const Value *v = in ? g->inputs[i] : g->outputs[i - g->n_inputs];
-		LLVMValueRef p = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, in ? inputs : outputs,
-									 cg_i64(cg, in ? i : i - g->n_inputs)), "");
-		LLVMBuildStore(cg->b, p, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->io_slot[v->id])));
-	}
-	cg->fn = run_with;
-	cg->entry_block = LLVMGetEntryBasicBlock(run_with);
-	LLVMTypeRef pool_param = cg->t_i32;
-	LLVMValueRef pool = cg_call_extern(cg, "nnzrt_shared_pool", cg->t_ptr, &pool_param, 1, &threads);
-	LLVMTypeRef pf_params[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
-	/* inputs held in another layout than the compute class: into their workspace buffers */
-	for (int i = 0; i < g->n_inputs; i++)
-		if (conv[i]) {
-			LLVMValueRef args[4] = {pool, cg_i64(cg, conv_n[i]), conv[i], bufs};
-			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
-		}
-	for (int k = 0; k < g->n_nodes; k++)
-		for (int t = 0; t < codes[k].n_tasks; t++) {
-			LLVMValueRef args[4] = {pool, cg_i64(cg, codes[k].iterations[t]), codes[k].task[t], bufs};
-			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
-		}
-	for (int i = g->n_inputs; i < g->n_inputs + g->n_outputs; i++)
-		if (conv[i]) {
-			LLVMValueRef args[4] = {pool, cg_i64(cg, conv_n[i]), conv[i], bufs};
-			cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, args);
-		}
-	/* outputs that are graph inputs, constants, or listed twice: copy; outputs held in another
-	 * layout than the compute class: convert */
-	for (int i = 0; i < g->n_outputs; i++) {
-		const Value *v = g->outputs[i];
-		bool first = true;
-		for (int k = 0; k < i; k++)
-			first &= g->outputs[k] != v;
-		bool convert = cg_boundary_converts(v->dtype);
-		if (v->producer && first && (!convert || conv[g->n_inputs + i]))
-			continue;
-		LLVMValueRef src = cg->global[v->id]
-					   ? cg->global[v->id]
-					   : LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, bufs, cg_i64(cg, cg->slot[v->id])), "");
-		LLVMValueRef dst = LLVMBuildLoad2(cg->b, cg->t_ptr, cg_gep(cg, cg->t_ptr, outputs, cg_i64(cg, i)), "");
-		if (convert) { /* rare (an input or constant given as output, a repeated output): serial */
-			convert_loop(cg, v->dtype, dst, src, cg_i64(cg, 0), cg_i64(cg, shape_numel(&v->shape)), true);
-			continue;
-		}
-		bool ok;
-		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
-		LLVMBuildMemCpy(cg->b, dst, 4, src, 4, cg_i64(cg, (int64_t)bytes));
-	}
-	LLVMBuildRet(cg->b, cg_i32(cg, 0));
-	cg->fn = NULL;
-
-	/* int PREFIX_run(inputs, outputs): a static workspace; not reentrant */
-	char wsname[160];
-	snprintf(wsname, sizeof wsname, "%s.workspace", prefix);
-	LLVMTypeRef ws_t = LLVMArrayType2(cg->t_i8, (uint64_t)(cg->plan.size ? cg->plan.size : 64));
-	LLVMValueRef wsg = LLVMAddGlobal(cg->mod, ws_t, wsname);
-	LLVMSetInitializer(wsg, LLVMConstNull(ws_t));
-	LLVMSetLinkage(wsg, LLVMInternalLinkage);
-	LLVMSetAlignment(wsg, 64);
-	LLVMValueRef run = add_function(cg, prefix, "run", cg->t_i32, params, 2);
-	LLVMValueRef args[4] = {LLVMGetParam(run, 0), LLVMGetParam(run, 1), wsg, cg_i32(cg, 0)};
-	LLVMBuildRet(cg->b, LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(run_with), run_with, args, 4, ""));
-
-	add_function(cg, prefix, "workspace_size", cg->t_i64, NULL, 0);
-	LLVMBuildRet(cg->b, cg_i64(cg, cg->plan.size));
-	emit_io_queries(cg, prefix, "input", g->inputs, g->n_inputs);
-	emit_io_queries(cg, prefix, "output", g->outputs, g->n_outputs);
-}
-
 /* ---------------------------------------------------------------- optimise and emit */
 
-static int optimise(Cg *cg)
+static int run_passes(Cg *cg, const char *pipeline)
 {
-	static const char *const pipelines[] = {"default<O0>", "default<O1>", "default<O2>", "default<O3>"};
 	LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
 	LLVMPassBuilderOptionsSetLoopVectorization(po, cg->opt->opt_level >= 2);
 	LLVMPassBuilderOptionsSetSLPVectorization(po, cg->opt->opt_level >= 2);
-	LLVMErrorRef err = LLVMRunPasses(cg->mod, pipelines[cg->opt->opt_level], cg->tm, po);
+	LLVMErrorRef err = LLVMRunPasses(cg->mod, pipeline, cg->tm, po);
 	LLVMDisposePassBuilderOptions(po);
 	if (err) {
 		char *msg = LLVMGetErrorMessage(err);
@@ -583,6 +334,16 @@ static int optimise(Cg *cg)
 		return -1;
 	}
 	return 0;
+}
+
+/* Identical task functions — nodes of one signature, since nothing node-specific is baked into
+ * a task — are merged before anything optimises or compiles them twice. */
+static int merge_functions(Cg *cg) { return run_passes(cg, "mergefunc"); }
+
+static int optimise(Cg *cg)
+{
+	static const char *const pipelines[] = {"default<O0>", "default<O1>", "default<O2>", "default<O3>"};
+	return run_passes(cg, pipelines[cg->opt->opt_level]);
 }
 
 static int emit_to_file(Cg *cg, LLVMCodeGenFileType type, const char *path)
@@ -630,13 +391,45 @@ static int emit_artifact(Cg *cg)
 	return diag_error(cg->d, "unknown emit kind");
 }
 
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void free_cg(Cg *cg)
+{
+	free(cg->slot);
+	free(cg->global);
+	free(cg->data_of);
+	for (int i = 0; i < cg->n_data; i++)
+		free(cg->data[i].owned);
+	free(cg->data);
+	free(cg->tasks);
+	free(cg->args);
+	free(cg->data_ptrs);
+	free(cg->cpu_name);
+	free(cg->cpu_features);
+	memplan_free(&cg->plan);
+	if (cg->tm)
+		LLVMDisposeTargetMachine(cg->tm);
+	LLVMDisposeBuilder(cg->b);
+	LLVMDisposeModule(cg->mod);
+	LLVMContextDispose(cg->ctx);
+}
+
 int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 {
 	if (opt->opt_level < 0 || opt->opt_level > 3)
 		return diag_error(d, "-O%d: expected 0..3", opt->opt_level);
+	if (opt->weights_file && (strcmp(opt->weights_file, opt->output) == 0 ||
+				  (opt->header && strcmp(opt->weights_file, opt->header) == 0)))
+		return diag_error(d, "--weights-file %s: the same file as another output", opt->weights_file);
 	if (check_supported(g, d) < 0)
 		return -1;
-	Cg cg = {.g = g, .opt = opt, .d = d};
+	double t0 = now();
+	Cg cg = {.g = g, .opt = opt, .d = d, .external = opt->weights_file != NULL};
 	if (memplan_build(g, &cg.plan, d) < 0)
 		return -1;
 	cg.ctx = LLVMContextCreate();
@@ -644,8 +437,11 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 	cg.b = LLVMCreateBuilderInContext(cg.ctx);
 	make_types(&cg);
 	NodeCode *codes = calloc((size_t)g->n_nodes + 1, sizeof *codes);
+	int *shared_with = calloc((size_t)g->n_nodes + 1, sizeof *shared_with);
+	char *meta = NULL;
+	size_t meta_len = 0;
 	int rc = -1;
-	if (codes == NULL) {
+	if (codes == NULL || shared_with == NULL) {
 		diag_error(d, "out of memory");
 		goto out;
 	}
@@ -657,7 +453,8 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 		if (emitters[g->nodes[k]->op](&cg, g->nodes[k], &codes[k]) < 0)
 			goto out;
 	}
-	emit_entry_points(&cg, codes);
+	if (cpu_emit_entry_points(&cg, codes) < 0)
+		goto out;
 	char *verr = NULL;
 	if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &verr)) {
 		diag_error(d, "internal error: generated LLVM IR is invalid: %.400s", verr ? verr : "?");
@@ -665,22 +462,49 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 		goto out;
 	}
 	LLVMDisposeMessage(verr);
-	if (optimise(&cg) < 0 || emit_artifact(&cg) < 0)
+	double t1 = now();
+	if (merge_functions(&cg) < 0)
 		goto out;
-	if (opt->header && cpu_write_header(g, opt, cg.plan.size, d) < 0) {
+	double t2 = now();
+	int n_functions = cpu_shared_functions(&cg, shared_with);
+	if ((meta = cpu_metadata_text(&cg, shared_with, n_functions, &meta_len)) == NULL) {
+		diag_error(d, "out of memory");
+		goto out;
+	}
+	if (cg.external)
+		cg.file_bytes = CPU_WEIGHTS_HEADER + cg.payload_bytes + (int64_t)cpu_metadata_blob_bytes(meta_len);
+	cpu_emit_weights_api(&cg);
+	if (cpu_emit_metadata(&cg, meta, meta_len) < 0)
+		goto out;
+	double t3 = now();
+	if (optimise(&cg) < 0)
+		goto out;
+	double t4 = now();
+	if (emit_artifact(&cg) < 0)
+		goto out;
+	if (cg.external && cpu_write_weights(&cg, meta, meta_len) < 0) {
 		unlink(opt->output);
 		goto out;
+	}
+	if (opt->header && cpu_write_header(&cg, d) < 0) {
+		unlink(opt->output);
+		if (cg.external)
+			unlink(opt->weights_file);
+		goto out;
+	}
+	double t5 = now();
+	if (opt->report) {
+		opt->report->seconds[0] = (t1 - t0) + (t3 - t2);
+		opt->report->seconds[1] = (t2 - t1) + (t4 - t3);
+		opt->report->seconds[2] = t5 - t4;
+		if (cpu_fill_report(&cg, shared_with, n_functions, opt->report) < 0)
+			goto out;
 	}
 	rc = 0;
 out:
 	free(codes);
-	free(cg.slot);
-	free(cg.global);
-	memplan_free(&cg.plan);
-	if (cg.tm)
-		LLVMDisposeTargetMachine(cg.tm);
-	LLVMDisposeBuilder(cg.b);
-	LLVMDisposeModule(cg.mod);
-	LLVMContextDispose(cg.ctx);
+	free(shared_with);
+	free(meta);
+	free_cg(&cg);
 	return rc;
 }

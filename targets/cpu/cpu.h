@@ -2,12 +2,19 @@
  * every op emitter uses, and the emitter table.
  *
  * Shape of the generated code (docs/abi.md has the user's view):
- *   - every constant is a private global holding its compute-class bytes (64-byte aligned);
+ *   - every constant the code reads, and every copy an emitter packs from one at compile time,
+ *     is a data item (CgData): a private 64-byte aligned global holding its compute-class bytes,
+ *     or a block of the weights file (--weights-file); constants of at most CG_BAKED_BYTES stay
+ *     globals named in the code, so that the optimiser sees scalars as constants;
  *   - every other tensor lives at a fixed offset of one workspace (compiler/memplan.c), or in
  *     the caller's input/output buffers;
- *   - each node becomes one or more *task functions* `void task(ptr bufs, i64 begin, i64 end)`
- *     that do iterations [begin, end) of the node's parallel loop; `bufs` is the array of tensor
- *     pointers the entry point fills (slot per non-constant value);
+ *   - each node becomes one or more *task functions* `void task(ptr args, i64 begin, i64 end)`
+ *     that do iterations [begin, end) of the node's parallel loop; `args` is the task's own array
+ *     of pointers — the tensors it reads and writes (workspace, caller's buffers) and the constant
+ *     data it reads (weights, packed weights) — which the entry point fills before the call.
+ *     Nothing node-specific is baked into a task but its shapes and attributes, so nodes of the
+ *     same signature (ResNet repeats its blocks) produce identical functions, which are merged
+ *     before optimisation, and the weights can live in a separate file (--weights-file);
  *   - the entry point calls every node's tasks in order through nnzrt_parallel_for, which splits
  *     the iteration space over the runtime's thread pool.
  * Emitters build IR with mutable locals in allocas (cg_var) and let the optimiser promote them to
@@ -16,10 +23,34 @@
 #define NNZC_CPU_H
 
 #include "nnzc/ir.h"
+#include "artifact.h"
 
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
+
+/* Constant data that tasks read through their argument blocks: a constant's payload (borrowed
+ * from the graph) or an emitter's packed copy (owned). Embedded in the object as a private
+ * global per item, or placed at `offset` in the weights file. */
+typedef struct CgData {
+	const void *bytes;
+	size_t size;
+	void *owned;            /* malloc'd bytes, freed with the context, or NULL */
+	int node;               /* node that first used it (names, reports) */
+	LLVMValueRef global;    /* embedded: made by the entry point */
+	int64_t offset;         /* --weights-file: byte offset in the payload */
+} CgData;
+
+/* One pointer of a task's argument block: a tensor's slot (slot >= 0) or a CgData item. */
+typedef struct CgArg { int slot, data; } CgArg;
+
+typedef struct CgTask {
+	LLVMValueRef fn;
+	int node;               /* node index; g->n_nodes for the entry point's boundary conversions */
+	const char *what;       /* kind given to cg_task_begin ("conv", "depthwise", ...) */
+	int first_arg, n_args;  /* in Cg.args */
+	LLVMValueRef call;      /* its nnzrt_parallel_for call in the entry point */
+} CgTask;
 
 typedef struct Cg {
 	const Graph *g;
@@ -35,16 +66,38 @@ typedef struct Cg {
 	int vlen;               /* f32 lanes of the preferred vector: 16 (AVX-512), 8 (AVX2), 4 (SSE) */
 
 	MemPlan plan;
-	int *slot;              /* by value id: index into bufs, -1 for constants */
+	int *slot;              /* by value id: the tensor's slot (a pointer the entry point knows), -1 for constants */
 	int n_slots;
-	int *io_slot;           /* by value id: bufs slot of the caller's buffer of a graph input or
+	int *io_slot;           /* by value id: slot of the caller's buffer of a graph input or
 				 * output converted at the boundary (assign_storage), else -1 */
-	LLVMValueRef *global;   /* by value id: the constant's global, or NULL */
+	LLVMValueRef *global;   /* by value id: a small constant's global baked into the code, or NULL */
+	int *data_of;           /* by value id: the CgData item of a larger constant, or -1 */
 	int node_index;         /* node being emitted, for function names */
 	int task_counter;
 
+	CgData *data;           /* constant data reached through argument blocks */
+	int n_data, cap_data;
+	CgTask *tasks;          /* every task function built, in order */
+	int n_tasks, cap_tasks;
+	CgArg *args;            /* the tasks' argument lists, back to back */
+	int n_args, cap_args;
+
+	/* the target and the artifact */
+	char *cpu_name, *cpu_features;
+	bool external;          /* --weights-file: data items live in the weights file */
+	int64_t payload_bytes;  /* external: bytes of the payload (multiple of 64) */
+	int64_t file_bytes;     /* external: bytes of the whole weights file */
+	uint64_t fingerprint;   /* external: the payload's hash (artifact.h) */
+	int64_t embedded_bytes; /* data embedded in the object */
+	LLVMValueRef weights;   /* external: the global holding the caller's weights pointer */
+
 	/* set while a task function is being built */
-	LLVMValueRef fn, bufs, begin, end;
+	LLVMValueRef fn, bufs, begin, end; /* bufs: the task's argument block */
+	int first_arg;          /* its arguments are args[first_arg .. n_args) */
+	bool no_unroll;         /* loops closed now carry llvm.loop.unroll.disable (cg_for_end) */
+	LLVMValueRef *data_ptrs; /* the task's pointers to constant data (cg_task_end marks loads) */
+	int n_data_ptrs, cap_data_ptrs;
+	const char *task_what;  /* the `what` of cg_task_begin: the kernel's name in reports */
 	LLVMBasicBlockRef entry_block;
 } Cg;
 
@@ -69,8 +122,21 @@ LLVMTypeRef cg_elem_type(Cg *cg, DType t); /* compute-class element type: float 
 /* Start a task function for the current node; the builder is left in its body. Returns it. */
 LLVMValueRef cg_task_begin(Cg *cg, const char *what);
 void cg_task_end(Cg *cg);
-/* The data pointer of value v inside the current task (a global for constants). */
+/* The data pointer of value v inside the current task: loaded from the task's argument block,
+ * or for a small constant (at most CG_BAKED_BYTES) its global, so that the optimiser sees
+ * scalar operands as constants. */
+#define CG_BAKED_BYTES 64
 LLVMValueRef cg_ptr(Cg *cg, const Value *v);
+/* Constant data an emitter prepared at compile time (packed weights): cg_data_take takes
+ * ownership of `bytes` (malloc'd) and returns its id; cg_data_ptr gives its pointer inside the
+ * current task, through the argument block. Loads through such pointers are marked invariant
+ * when the task ends. */
+int cg_data_take(Cg *cg, void *bytes, size_t size);
+LLVMValueRef cg_data_ptr(Cg *cg, int id);
+/* The pointer of slot `slot` inside the current task (codegen.c's boundary conversions). */
+LLVMValueRef cg_slot_ptr(Cg *cg, int slot);
+/* The CgData id of constant v (registered on first use; the graph keeps the bytes). */
+int cg_const_data(Cg *cg, const Value *v);
 /* A mutable local (alloca in the entry block), optionally initialised. */
 LLVMValueRef cg_var(Cg *cg, LLVMTypeRef t, LLVMValueRef init, const char *name);
 
@@ -181,8 +247,37 @@ int emit_where(Cg *cg, const Node *n, NodeCode *code);
 /* codegen.c: the table; NULL entries are ops this target cannot compile */
 EmitFn cpu_emitter(Op op);
 
+/* entry.c: the entry points that call the nodes' tasks (docs/abi.md), after laying out the data
+ * (cpu_layout_data); records each task's nnzrt_parallel_for call in cg->tasks[].call */
+int cpu_emit_entry_points(Cg *cg, const NodeCode *codes);
+/* PREFIX_weights_size and, with --weights-file, PREFIX_set_weights (needs cg->file_bytes) */
+void cpu_emit_weights_api(Cg *cg);
+extern const char *const cpu_status_name[]; /* "OK", "ERR_NO_WEIGHTS", ... by CPU_STATUS_* */
+extern const char *const cpu_status_text[]; /* what PREFIX_strerror says */
+
+/* artifact.c: what goes beside the code (formats in artifact.h) */
+/* Which data items the tasks use and their offsets in the weights payload and its fingerprint
+ * (external), or the bytes embedded in the object. */
+int cpu_layout_data(Cg *cg);
+/* After mergefunc: which node's function each node's first task reuses (shared_with by node
+ * index, -1 for none; the caller sizes it g->n_nodes + 1); returns the distinct task functions. */
+int cpu_shared_functions(const Cg *cg, int *shared_with);
+/* The metadata text (malloc'd, *len bytes; NULL when out of memory): model, target, layers. */
+char *cpu_metadata_text(Cg *cg, const int *shared_with, int n_functions, size_t *len);
+size_t cpu_metadata_blob_bytes(size_t len);
+/* The metadata blob as a private global in section .nnzc.info, kept by llvm.used. */
+int cpu_emit_metadata(Cg *cg, const char *text, size_t len);
+/* Write the weights file (external only): header, payload, metadata blob. */
+int cpu_write_weights(Cg *cg, const char *text, size_t len);
+/* Fill a report from what was built; keeps r->seconds. */
+int cpu_fill_report(Cg *cg, const int *shared_with, int n_functions, CpuReport *r);
+/* the task kinds of node k joined with '+', in buf */
+const char *cpu_node_kernel(const Cg *cg, int k, char *buf, size_t cap);
+/* per-layer work: 2 per multiply-add of products and convolutions, else ~1 per element */
+double cpu_node_flops(const Node *n);
+
 /* header.c */
-int cpu_write_header(const Graph *g, const CpuOptions *opt, int64_t workspace, Diag *d);
+int cpu_write_header(const Cg *cg, Diag *d);
 /* the entry-point prefix: --name, else derived from the output file name */
 void cpu_prefix(const CpuOptions *opt, char *buf, size_t cap);
 

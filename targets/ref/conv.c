@@ -8,6 +8,8 @@
  * time over whole output rows.
  * Y starts as bias + residual, the products accumulate into it, the activation is applied last:
  * Conv is the fused kernel with none of the three, not a separate code path.
+ * An encoded weight (Tensor.sparse) takes the im2col route for every group size, depthwise
+ * included, with sparse_rows() in place of sgemm: the product comes from the packed form.
  *
  * ConvTranspose, per image and group: col[Mg*k, in] = W_g^T x X_g, then col2im scatters col
  * into Y (which starts as the bias). */
@@ -155,11 +157,15 @@ static int conv_run(const Node *n, const ConvAttrs *ca, const Activation *act, T
 	if (nn_check_window_out(n, &w, nimg, m, y, d) < 0 || nn_check_numel(n, b, m, "bias", d) < 0 ||
 	    nn_check_numel(n, r, tensor_numel(y), "residual", d) < 0)
 		return -1;
+	/* an encoded weight: every group's rows times the im2col columns, from the packed form */
+	const SparseData *sp = wt->sparse;
+	if (sp && sparse_check_view(n, sp, m, kk, d) < 0)
+		return -1;
 	const float *px = x->data, *pw = wt->data;
 	float *py = y->data;
 	fill_bias(py, b, r, nimg * m, m, osz);
 
-	if (cg == 1) {
+	if (cg == 1 && sp == NULL) {
 		for (int64_t i = 0; i < nimg; i++)
 			for (int64_t q = 0; q < g; q++)
 				conv_direct(px + (i * c + q) * isz, pw + q * mg * ksz, mg, &w, py + (i * m + q * mg) * osz);
@@ -189,8 +195,13 @@ static int conv_run(const Node *n, const ConvAttrs *ca, const Activation *act, T
 				im2col(xg, cg, &w, col);
 				bm = (MatRef){col, osz, 1};
 			}
+			float *yq = py + (i * m + q * mg) * osz;
+			if (sp) {
+				sparse_rows(sp, q * mg, mg, osz, 1.0f, bm, yq, osz, 1);
+				continue;
+			}
 			MatRef am = {pw + q * mg * kk, kk, 1};
-			if (sgemm(mg, osz, kk, 1.0f, am, bm, true, py + (i * m + q * mg) * osz, osz) < 0)
+			if (sgemm(mg, osz, kk, 1.0f, am, bm, true, yq, osz) < 0)
 				rc = node_error(d, n, "out of memory for packing buffers");
 		}
 	free(col);

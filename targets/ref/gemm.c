@@ -1,6 +1,8 @@
 /* Matrix products: Gemm, nnzc.FusedGemm and MatMul (numpy semantics: 1-D operands, batched
  * with broadcasting). Float products go through sgemm(); the integer types ONNX allows for
  * MatMul and Gemm take a plain triple loop with wrapping arithmetic, which is all they need.
+ * An encoded weight B (Tensor.sparse) is computed from its packed form by sparse_rows(), as
+ * the transposed product Y^T = Bview x A^T (the view's rows are B's output features).
  *
  * Gemm is FusedGemm without an activation or residual: Y is first filled with beta*C (and R),
  * then the product is accumulated into it and the activation applied in place, so the fused
@@ -90,6 +92,18 @@ static int gemm_run(const Node *n, const GemmAttrs *g, const Activation *act, Te
 			py[i] = acc ? py[i] + pr[i] : pr[i];
 		acc = true;
 	}
+	if (b->sparse) {
+		/* Y^T[N, M] += alpha * Bview[N, K] x A'^T[K, M], from the packed form */
+		if (sparse_check_view(n, b->sparse, nn, k, d) < 0)
+			return -1;
+		if (!acc)
+			memset(py, 0, (size_t)(m * nn) * sizeof *py);
+		MatRef at = g->trans_a ? (MatRef){a->data, m, 1} : (MatRef){a->data, 1, k};
+		sparse_rows(b->sparse, 0, nn, m, g->alpha, at, py, 1, nn);
+		act_apply(act, py, m * nn);
+		ref_round_result(y);
+		return 0;
+	}
 	MatRef ma = g->trans_a ? (MatRef){a->data, 1, m} : (MatRef){a->data, k, 1};
 	MatRef mb = g->trans_b ? (MatRef){b->data, 1, k} : (MatRef){b->data, nn, 1};
 	if (sgemm(m, nn, k, g->alpha, ma, mb, acc, py, nn) < 0)
@@ -152,6 +166,16 @@ int ref_matmul(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d)
 		batch_b *= db;
 	}
 	bool fl = dtype_is_float(y->dtype);
+	if (fl && b->sparse) {
+		/* a 2-D encoded B (the only kind weight_view allows), shared by every batch:
+		 * Y^T[N, batch*M] = Bview[N, K] x A^T[K, batch*M], from the packed form */
+		if (sparse_check_view(n, b->sparse, nn, k, d) < 0)
+			return -1;
+		memset(y->data, 0, (size_t)(batch * m * nn) * sizeof(float));
+		sparse_rows(b->sparse, 0, nn, batch * m, 1.0f, (MatRef){a->data, 1, k}, y->data, 1, nn);
+		ref_round_result(y);
+		return 0;
+	}
 	if (fl && batch_b == 1 && batch_a == batch) {
 		/* B shared by every batch: one product with the batches stacked along M */
 		if (sgemm(batch * m, nn, k, 1.0f, (MatRef){a->data, k, 1}, (MatRef){b->data, nn, 1}, false, y->data, nn) < 0)

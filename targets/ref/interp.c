@@ -151,6 +151,11 @@ static int check_input(const Value *v, const Tensor *t, Diag *d)
 
 int ref_run(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d)
 {
+	return ref_run_observed(g, inputs, outputs, NULL, NULL, d);
+}
+
+int ref_run_observed(const Graph *g, const Tensor *inputs, Tensor *outputs, RefObserver observe, void *ctx, Diag *d)
+{
 	int nv = g->n_values;
 	Tensor *rt = calloc((size_t)nv + 1, sizeof *rt);    /* run-time value of each Value */
 	bool *owned = calloc((size_t)nv + 1, 1);             /* rt[i].data is ours to free */
@@ -180,6 +185,7 @@ int ref_run(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d)
 		if (check_input(g->inputs[i], &inputs[i], d) < 0)
 			goto out;
 		rt[g->inputs[i]->id] = inputs[i];
+		rt[g->inputs[i]->id].sparse = NULL; /* callers' tensors may leave it unset; only constants pack */
 	}
 
 	for (int k = 0; k < g->n_nodes; k++) {
@@ -214,6 +220,8 @@ int ref_run(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d)
 				rt[n->out[j]->id] = outs[j];
 				owned[n->out[j]->id] = true;
 			}
+		if (r == 0 && observe && observe(n, outs, ctx, d) < 0)
+			r = -1; /* the observer's message is in d; outs are in rt[] and freed below */
 		if (pinp != pin)
 			free(pinp);
 		if (outs != outs_buf)

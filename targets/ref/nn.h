@@ -30,6 +30,14 @@ typedef struct MatRef {
 int sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatRef a, MatRef b, bool accumulate, float *c,
 	  int64_t ldc);
 
+/* sparse_rows.c: y(i, j) += alpha * sum_c W(r0 + i, c) x(weight_view_reduction(c), j) for i in
+ * [0, nrows), j in [0, n), from the packed weight s (rows r0.. of its matrix view, c its view
+ * columns; x is in the op's reduction order, e.g. im2col rows); y(i, j) is y[i*yrs + j*ycs]. */
+void sparse_rows(const SparseData *s, int64_t r0, int64_t nrows, int64_t n, float alpha, MatRef x, float *y,
+		 int64_t yrs, int64_t ycs);
+/* The packed weight of node n (input 1) was made for n's own matrix view, rows x cols. */
+int sparse_check_view(const Node *n, const SparseData *s, int64_t rows, int64_t cols, Diag *d);
+
 /* The fused activation, in place over n floats. ACT_NONE does nothing. */
 void act_apply(const Activation *act, float *x, int64_t n);
 

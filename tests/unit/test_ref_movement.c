@@ -407,7 +407,7 @@ START_TEST(gather)
 	infer_ok(n);
 	shape_is(n->out[0], SHAPE(1, 2));
 	int64_t bad = 7;
-	Tensor tin[2] = {value_tensor(n->in[0]), {DT_I64, SHAPE(1), &bad}}, tout;
+	Tensor tin[2] = {value_tensor(n->in[0]), {DT_I64, SHAPE(1), &bad, NULL}}, tout;
 	Tensor *pin[2] = {&tin[0], &tin[1]}, *pout[1] = {&tout};
 	Diag d = {0};
 	ck_assert_int_eq(tensor_alloc(&tout, DT_F32, &n->out[0]->shape, &d), 0);
@@ -718,7 +718,7 @@ START_TEST(runtime_shapes)
 	shape_is(r->out[0], SHAPE(-1, -1));
 	shape_is(rg->out[0], SHAPE(-1));
 	int64_t sv[2] = {3, -1}, lv = 5;
-	Tensor ins[2] = {{DT_I64, SHAPE(2), sv}, {DT_I64, SHAPE(), &lv}}, outs[2];
+	Tensor ins[2] = {{DT_I64, SHAPE(2), sv, NULL}, {DT_I64, SHAPE(), &lv, NULL}}, outs[2];
 	ck_assert_msg(ref_run(g, ins, outs, &d) == 0, "%s", d.msg);
 	ck_assert(shape_equal(&outs[0].shape, &(Shape){2, {3, 2}}));
 	floats_are(&outs[0], 6, (float[]){0, 1, 2, 3, 4, 5});
