@@ -712,6 +712,10 @@ static void check_exp_lanes(int lanes)
 	char sym[96];
 	snprintf(sym, sizeof sym, "%s", name);
 	LLVMDisposeBuilder(cg.b);
+	/* the structural records cg_task_begin/end keep (codegen.c's free_cg does this for models) */
+	free(cg.tasks);
+	free(cg.args);
+	free(cg.data_ptrs);
 
 	LLVMOrcLLJITRef jit;
 	ck_assert(LLVMOrcCreateLLJIT(&jit, NULL) == NULL);
