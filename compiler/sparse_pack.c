@@ -68,7 +68,7 @@ static SparseData *pack_bsr(Arena *a, const float *data, const WeightView *v, co
 {
 	SparseData *s = new_pack(a, v, enc);
 	int64_t br = enc->u.bsr.r, bc = enc->u.bsr.c;
-	int64_t brows = (v->rows + br - 1) / br, bcols = (v->cols + bc - 1) / bc, nblocks = 0, bsize, total;
+	int64_t brows = (v->rows + br - 1) / br, bcols = (v->cols + bc - 1) / bc, nblocks = 0, bsize = 0, total = 0;
 	for (int64_t i = 0; i < brows; i++)
 		for (int64_t j = 0; j < bcols; j++)
 			nblocks += block_nonzero(data, v, i * br, j * bc, br, bc);
