@@ -32,7 +32,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NNZC_VERSION_STRING "0.1.0" /* keep in step with project() in CMakeLists.txt */
+#ifndef NNZC_VERSION_STRING
+#error "NNZC_VERSION_STRING (project() version) must be defined by the build"
+#endif
 
 #define CPU_INFO_SECTION ".nnzc.info"
 #define CPU_INFO_MAGIC "NNZCINFO"
