@@ -1,6 +1,7 @@
 /* The accuracy report (compiler/driver/accuracy.c, linked into this test by tests/accuracy.cmake):
  * the metrics on hand-made tensors with known answers, then whole comparisons of a small graph
  * against itself and against copies whose weights are perturbed in known ways. */
+#include "testutil.h"
 #include "../../compiler/driver/driver.h"
 
 #include <check.h>
@@ -350,11 +351,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

@@ -2,6 +2,7 @@
  * holds, the largest magnitudes stay, the remark's dropped L2 fraction is ||dropped|| / ||w||),
  * both spellings of a target, targets that drop nothing, shapes that cannot take the target,
  * keep and rules, and one-line argument errors. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -320,11 +321,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

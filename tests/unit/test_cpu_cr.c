@@ -10,6 +10,7 @@
  * graph of many independent nodes, compiled for the host, for haswell (8 lanes) and for generic
  * x86-64 (4 lanes), run with 1 and 3 threads, and compared element by element with the
  * interpreter. cg_exp, the vectorised expf, is also checked directly over its whole range. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 #include "../../targets/cpu/cpu.h"
 
@@ -794,11 +795,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

@@ -3,6 +3,7 @@
  * keep=first/last, layers that cannot take a pattern, shared weights, the argument grammar's
  * one-line errors, the pipeline text round trip with the full argument, and the outputs of a
  * pruned graph against the same graph with the pruned weights left dense. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 #include "../../passes/prune_spec.h" /* select_gs, white-box */
 
@@ -1098,11 +1099,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

@@ -1,5 +1,6 @@
 /* Elementwise, reduction and softmax ops: shape inference (compiler/infer_elementwise.c) and the
  * reference kernels (targets/ref/elementwise.c, reduce.c, loop.c), on tiny hand-checked graphs. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -815,11 +816,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

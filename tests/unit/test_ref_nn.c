@@ -7,6 +7,7 @@
  * from the ONNX definitions below. Inputs are multiples of 1/8 in [-1/2, 1/2], so every product
  * and partial sum is exact in float and the kernels must match the naive loops bit for bit,
  * whatever their summation order. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -1053,11 +1054,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

@@ -4,6 +4,7 @@
  * 3-D A) computed from the packed form must equal the same graph computed from the dense
  * weights, for every encoding, over random shapes from a seeded PRNG. The weights are first
  * projected onto the encoding so that both runs see one matrix. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -319,11 +320,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

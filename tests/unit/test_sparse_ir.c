@@ -2,6 +2,7 @@
  * (a dump with payloads packs again on parsing; the errors when it cannot), the
  * detect-sparsity pass on hand-made weights, Conv weights pruned along their input channels
  * (detected, and pruned), and value_alloc_payload dropping a stale pack. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -508,11 +509,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

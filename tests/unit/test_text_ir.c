@@ -1,6 +1,7 @@
 /* The text IR: golden dumps of hand-built graphs, print(parse(print(g))) == print(g) with and
  * without elision (hand-written dumps, mutated dumps, and every ONNX backend node-test model
  * that imports), exact parse errors with their line:col, and well-formed DOT and JSON. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -747,11 +748,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }

@@ -4,6 +4,7 @@
  *   input x: f32[2,3]; const c: f32[2,3]; a = Add(x, c); r = Relu(a); p = Pad(r, pads); output r
  *
  * and breaks exactly one thing. */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -251,11 +252,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return run_suite(suite()); }
