@@ -740,6 +740,9 @@ void memplan_free(MemPlan *p);
 /* ---------------------------------------------------------------- cpu target (targets/cpu, library nnzc_cpu) */
 
 typedef enum CpuEmit { CPU_EMIT_OBJ, CPU_EMIT_ASM, CPU_EMIT_LLVM, CPU_EMIT_SHARED } CpuEmit;
+/* --kernels: how weight products choose their kernel: by the cost model, or forced (every
+ * product that has a sparse kernel uses it / none does), for measurements and tests. */
+typedef enum CpuKernels { CPU_KERNELS_AUTO, CPU_KERNELS_DENSE, CPU_KERNELS_SPARSE } CpuKernels;
 
 typedef struct CpuOptions {
 	const char *cpu;          /* NULL: the host CPU; "generic": portable x86-64; else an LLVM CPU name */
@@ -749,6 +752,7 @@ typedef struct CpuOptions {
 	const char *output;       /* the .o / .s / .ll / .so */
 	const char *header;       /* generated C header, or NULL */
 	const char *weights_file; /* the weights go into this file instead of the object (docs/abi.md), or NULL */
+	CpuKernels kernels;       /* --kernels (default auto) */
 	struct CpuReport *report; /* if set, cpu_compile fills it (the caller frees it with cpu_report_free) */
 } CpuOptions;
 

@@ -411,6 +411,7 @@ static void free_cg(Cg *cg)
 	free(cg->data_ptrs);
 	free(cg->cpu_name);
 	free(cg->cpu_features);
+	free(cg->choice);
 	memplan_free(&cg->plan);
 	if (cg->tm)
 		LLVMDisposeTargetMachine(cg->tm);
@@ -438,10 +439,11 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 	make_types(&cg);
 	NodeCode *codes = calloc((size_t)g->n_nodes + 1, sizeof *codes);
 	int *shared_with = calloc((size_t)g->n_nodes + 1, sizeof *shared_with);
+	cg.choice = calloc((size_t)g->n_nodes + 1, sizeof *cg.choice);
 	char *meta = NULL;
 	size_t meta_len = 0;
 	int rc = -1;
-	if (codes == NULL || shared_with == NULL) {
+	if (codes == NULL || shared_with == NULL || cg.choice == NULL) {
 		diag_error(d, "out of memory");
 		goto out;
 	}

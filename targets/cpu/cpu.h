@@ -52,6 +52,14 @@ typedef struct CgTask {
 	LLVMValueRef call;      /* its nnzrt_parallel_for call in the entry point */
 } CgTask;
 
+/* The kernel the cost model chose for a node with a weight product (sparse.h), for reports. */
+typedef struct CpuChoice {
+	bool set;
+	int kind;               /* CpuKernelKind */
+	double predicted_s;     /* the chosen kernel's predicted seconds (one thread) */
+	double dense_s;         /* the dense kernel's, for comparison */
+} CpuChoice;
+
 typedef struct Cg {
 	const Graph *g;
 	const CpuOptions *opt;
@@ -73,6 +81,7 @@ typedef struct Cg {
 	LLVMValueRef *global;   /* by value id: a small constant's global baked into the code, or NULL */
 	int *data_of;           /* by value id: the CgData item of a larger constant, or -1 */
 	int node_index;         /* node being emitted, for function names */
+	CpuChoice *choice;      /* by node index (g->n_nodes): what cpu_note_choice recorded */
 	int task_counter;
 
 	CgData *data;           /* constant data reached through argument blocks */
