@@ -5,6 +5,13 @@ random constant weights, a bias and a fused-able Relu.
 
     /usr/bin/python3 bench/conv_layers.py [--nnzc PATH] [--threads N] [--iters N] [--ort]
                                           [--only SUBSTRING] [--cpu NAME]
+                                          [--density D | --nm N:M] [--nnzc-flag ARG]...
+
+--density D prunes every layer's weights to density D (the largest |w| kept, layer by layer) and
+--nm N:M to N:M along the input channels at each tap (layers whose input channels per group are
+not a multiple of M stay dense), to time sparse kernels one layer at a time; MFLOP and GFLOP/s
+stay those of the dense layer (the work a dense kernel does), so they read as effective rates.
+--nnzc-flag passes an argument to `nnzc bench` (e.g. --nnzc-flag=--kernels=dense).
 
 Prints one row per layer: shape, MFLOP, median ms and GFLOP/s for each side. Models are written
 to a temporary directory. Measurements on a loaded machine are noisy: compare min columns.
@@ -64,9 +71,36 @@ GEMMS = [
 ]
 
 
+SPARSITY = {"density": None, "nm": None}
+
+
+def sparsify(wt):
+    """Applies --density / --nm to a weight (conv [O, I, kh, kw] or gemm [N, K])."""
+    if SPARSITY["density"] is not None:
+        keep = max(1, int(round(SPARSITY["density"] * wt.size)))
+        flat = np.abs(wt).ravel()
+        order = np.argsort(-flat, kind="stable")
+        mask = np.zeros(wt.size, dtype=bool)
+        mask[order[:keep]] = True
+        return np.where(mask.reshape(wt.shape), wt, 0).astype(np.float32)
+    if SPARSITY["nm"] is not None:
+        n, mm = SPARSITY["nm"]
+        w4 = wt if wt.ndim == 4 else wt[:, :, None, None]
+        if w4.shape[1] % mm:
+            return wt
+        perm = np.transpose(w4, (0, 2, 3, 1))                    # [O, kh, kw, I]: groups along I
+        groups = np.abs(perm).reshape(-1, mm)
+        order = np.argsort(-groups, axis=1, kind="stable")
+        mask = np.zeros_like(groups, dtype=bool)
+        np.put_along_axis(mask, order[:, :n], True, axis=1)
+        mask = np.transpose(mask.reshape(perm.shape), (0, 3, 1, 2)).reshape(wt.shape)
+        return np.where(mask, wt, 0).astype(np.float32)
+    return wt
+
+
 def conv_model(c, h, w, m, k, s, p, g):
     rng = np.random.default_rng(0)
-    wt = (rng.standard_normal((m, c // g, k, k)) * 0.1).astype(np.float32)
+    wt = sparsify((rng.standard_normal((m, c // g, k, k)) * 0.1).astype(np.float32))
     b = rng.standard_normal(m).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])
     oh = (h + 2 * p - k) // s + 1
@@ -83,7 +117,7 @@ def conv_model(c, h, w, m, k, s, p, g):
 
 def gemm_model(m, k, n):
     rng = np.random.default_rng(0)
-    wt = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
+    wt = sparsify((rng.standard_normal((n, k)) * 0.1).astype(np.float32))
     b = rng.standard_normal(n).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])
@@ -115,7 +149,24 @@ def main():
     ap.add_argument("--ort", action="store_true", help="also time ONNX Runtime (bench/ort/ort_bench.js)")
     ap.add_argument("--only", default="")
     ap.add_argument("--cpu", default=None)
+    ap.add_argument("--density", type=float, default=None, help="prune each layer to this density")
+    ap.add_argument("--nm", default=None, metavar="N:M", help="prune each layer to N:M along the input channels")
+    ap.add_argument("--nnzc-flag", action="append", default=[], metavar="ARG")
     a = ap.parse_args()
+    if a.density is not None and a.nm is not None:
+        ap.error("--density and --nm exclude each other")
+    if a.density is not None:
+        if not 0 < a.density <= 1:
+            ap.error("--density: expected a value in (0, 1]")
+        SPARSITY["density"] = a.density
+    if a.nm is not None:
+        try:
+            n, m = (int(x) for x in a.nm.split(":"))
+            if not 1 <= n <= m:
+                raise ValueError
+        except ValueError:
+            ap.error("--nm: expected N:M with 1 <= N <= M")
+        SPARSITY["nm"] = (n, m)
     rows = [(n, conv_model(*shape)) for n, *shape in LAYERS] + [(n, gemm_model(*shape)) for n, *shape in GEMMS]
     tot = {"nnzc": 0.0, "ort": 0.0}
     head = f"{'layer':14} {'MFLOP':>8} {'nnzc ms':>8} {'GF/s':>6} {'min GF/s':>8}"
@@ -131,6 +182,7 @@ def main():
             cmd = [a.nnzc, "bench", path, "--target", "cpu", "--threads", str(a.threads), "--iters", str(a.iters)]
             if a.cpu:
                 cmd += ["--cpu", a.cpu]
+            cmd += a.nnzc_flag
             r = run(cmd)
             line = f"{name:14} {flops / 1e6:8.1f} {r['median_ms']:8.3f} {flops / r['median_ms'] / 1e6:6.1f} {flops / r['min_ms'] / 1e6:8.1f}"
             tot["nnzc"] += r["median_ms"]

@@ -7,10 +7,13 @@
  * float class. When such an input is not constant yet the output gets the best partial answer
  * (known rank with unknown dims, or unknown rank) and inference succeeds: the interpreter binds
  * run-time values and asks again, and shape-infer folds the shape arithmetic that feeds them.
- * Everything read from data is validated here, because the kernels trust these shapes. */
+ * Everything read from data is validated here, because the kernels trust these shapes. Pad and
+ * Resize also keep here the per-axis arithmetic that follows from their parameters (pad_source,
+ * resize_taps), so that the interpreter and the cpu target agree by construction. */
 #include "nnzc/ir.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Ops that make a tensor from a shape (ConstantOfShape, Expand, Tile, Range, Pad, Resize) can be
@@ -923,6 +926,37 @@ int pad_params(const Node *n, const Shape *x, const Tensor *const *in, PadParams
 	return resolved ? 0 : 1;
 }
 
+/* Every mode maps an output coordinate to one input coordinate (or to the constant). The mapping
+ * extends the *original* input periodically (reflect, wrap) or by clamping (edge); a negative pad
+ * then just starts or ends the output inside that extension, which is how ONNX Runtime treats
+ * negative pads too. */
+int64_t pad_source(const Node *n, const Shape *x, const PadParams *p, int a, int64_t k)
+{
+	int64_t v = k - p->begin[a], dim = x->dim[a];
+	if (v >= 0 && v < dim)
+		return v;
+	switch (n->attr.pad.mode) {
+	case PAD_EDGE:
+		return v < 0 ? 0 : dim - 1;
+	case PAD_WRAP: {
+		int64_t m = v % dim;
+		return m < 0 ? m + dim : m;
+	}
+	case PAD_REFLECT: {
+		/* mirror without repeating the edge: period 2*(dim-1), as numpy.pad(mode='reflect') */
+		if (dim == 1)
+			return 0;
+		int64_t period = 2 * (dim - 1);
+		int64_t m = v % period;
+		if (m < 0)
+			m += period;
+		return m < dim ? m : period - m;
+	}
+	default:
+		return -1;
+	}
+}
+
 int infer_pad(Node *n, Diag *d)
 {
 	const Value *x = n->in[0];
@@ -1038,6 +1072,177 @@ int resize_params(const Node *n, const Shape *x, const Tensor *const *in, Resize
 	if (check_numel(n, &p->out, true, d) < 0)
 		return -1;
 	return resolved ? 0 : 1;
+}
+
+/* The taps follow the ONNX reference implementation (onnx/backend/test/case/node/resize.py),
+ * which generated the conformance data: coordinates in double precision with the float32 scale
+ * (or out/in when sizes are given), "output width" = scale * input width as a real number,
+ * neighbours taken around floor(x) (x - 1 when x is an integer, with ratio 1) and read with edge
+ * padding. N-D interpolation is separable, so each axis gets a small table of taps per output
+ * coordinate and an output element is the sum over the product of its axes' taps. */
+
+/* Input coordinate of output coordinate x along one axis. */
+static double source_coord(const ResizeAttrs *at, double x, double scale, int64_t in, int64_t out_int, double roi0,
+			   double roi1, bool *outside)
+{
+	double in_w = (double)in, out_w = scale * in_w;
+	*outside = false;
+	switch (at->coordinate_transformation_mode) {
+	case COORD_HALF_PIXEL_SYMMETRIC: {
+		/* centre the (possibly fractional) output canvas on the input: differs from
+		 * half_pixel only when scale * in is not an integer */
+		double adjustment = (double)out_int / out_w, center = in_w / 2;
+		return center * (1 - adjustment) + (x + 0.5) / scale - 0.5;
+	}
+	case COORD_PYTORCH_HALF_PIXEL:
+		return out_w == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+	case COORD_ALIGN_CORNERS:
+		return out_w == 1 ? 0 : x * (in_w - 1) / (out_w - 1);
+	case COORD_ASYMMETRIC:
+		return x / scale;
+	case COORD_TF_CROP_AND_RESIZE: {
+		double xo = out_w == 1 ? (roi1 - roi0) * (in_w - 1) / 2 : x * (roi1 - roi0) * (in_w - 1) / (out_w - 1);
+		xo += roi0 * (in_w - 1);
+		*outside = xo < 0 || xo > in_w - 1;
+		return xo;
+	}
+	case COORD_HALF_PIXEL:
+	default:
+		return (x + 0.5) / scale - 0.5;
+	}
+}
+
+static void cubic_coeffs(double r, double a, double *c)
+{
+	double s = 1 - r;
+	c[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
+	c[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+	c[2] = ((a + 2) * s - (a + 3)) * s * s + 1;
+	c[3] = ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a;
+}
+
+/* The taps around input coordinate xo of an axis of size in. */
+static void make_taps(const ResizeAttrs *at, double xo, int64_t in, ResizeTaps *t)
+{
+	/* far outside, every neighbour clamps to the same edge: keep floor() in int64 range */
+	if (isnan(xo))
+		xo = 0;
+	if (xo < -4)
+		xo = -4;
+	if (xo > (double)in + 4)
+		xo = (double)in + 4;
+	double fl = floor(xo);
+	if (at->mode == RESIZE_NEAREST) {
+		int64_t k = (int64_t)fl;
+		double ratio = xo - fl;
+		if (ratio != 0) {
+			switch (at->nearest_mode) {
+			case NEAREST_ROUND_PREFER_CEIL: k += ratio >= 0.5; break;
+			case NEAREST_FLOOR: break;
+			case NEAREST_CEIL: k += 1; break;
+			case NEAREST_ROUND_PREFER_FLOOR:
+			default: k += ratio > 0.5; break;
+			}
+		}
+		t->count = 1;
+		t->idx[0] = k < 0 ? 0 : k >= in ? in - 1 : k;
+		t->w[0] = 1;
+		return;
+	}
+	int64_t x0;
+	double ratio;
+	if (xo == fl) { /* the reference prefers the left neighbour: x - 1 with ratio 1 */
+		x0 = (int64_t)fl - 1;
+		ratio = 1;
+	} else {
+		x0 = (int64_t)fl;
+		ratio = xo - fl;
+	}
+	if (at->mode == RESIZE_LINEAR) {
+		t->count = 2;
+		t->idx[0] = x0;
+		t->idx[1] = x0 + 1;
+		t->w[0] = 1 - ratio;
+		t->w[1] = ratio;
+	} else {
+		t->count = 4;
+		for (int i = 0; i < 4; i++)
+			t->idx[i] = x0 - 1 + i;
+		cubic_coeffs(ratio, at->cubic_coeff_a, t->w);
+	}
+	if (at->exclude_outside) {
+		double sum = 0;
+		for (int i = 0; i < t->count; i++) {
+			if (t->idx[i] < 0 || t->idx[i] >= in)
+				t->w[i] = 0;
+			sum += t->w[i];
+		}
+		if (sum != 0)
+			for (int i = 0; i < t->count; i++)
+				t->w[i] /= sum;
+	}
+	/* edge padding, and drop the zero taps (an axis with scale 1 becomes a single tap) */
+	int k = 0;
+	for (int i = 0; i < t->count; i++) {
+		if (t->w[i] == 0 && !(k == 0 && i == t->count - 1))
+			continue;
+		t->idx[k] = t->idx[i] < 0 ? 0 : t->idx[i] >= in ? in - 1 : t->idx[i];
+		t->w[k] = t->w[i];
+		k++;
+	}
+	t->count = k;
+}
+
+ResizeTaps *resize_taps(const Node *n, const Shape *x, const ResizeParams *p, ResizeTaps **axis)
+{
+	const ResizeAttrs *at = &n->attr.resize;
+	const Shape *o = &p->out;
+	int64_t ntaps = 0;
+	for (int a = 0; a < x->rank; a++)
+		ntaps += o->dim[a];
+	ResizeTaps *table = malloc((size_t)(ntaps ? ntaps : 1) * sizeof *table);
+	if (table == NULL)
+		return NULL;
+	int64_t at_tap = 0;
+	for (int a = 0; a < x->rank; a++) {
+		axis[a] = table + at_tap;
+		at_tap += o->dim[a];
+		for (int64_t k = 0; k < o->dim[a]; k++) {
+			bool outside;
+			double xo = source_coord(at, (double)k, p->scale[a], x->dim[a], o->dim[a], p->roi_start[a],
+						 p->roi_end[a], &outside);
+			make_taps(at, xo, x->dim[a], &axis[a][k]);
+			axis[a][k].outside = outside;
+		}
+	}
+	return table;
+}
+
+void resize_int_range(DType t, double *lo, double *hi)
+{
+	*lo = -9.2e18;
+	*hi = 9.2e18;
+	switch (t) {
+	case DT_I8: *lo = -128; *hi = 127; break;
+	case DT_U8: *lo = 0; *hi = 255; break;
+	case DT_I16: *lo = -32768; *hi = 32767; break;
+	case DT_U16: *lo = 0; *hi = 65535; break;
+	case DT_I32: *lo = -2147483648.0; *hi = 2147483647.0; break;
+	case DT_U32: *lo = 0; *hi = 4294967295.0; break;
+	case DT_U64: *lo = 0; break;
+	case DT_BOOL: *lo = 0; *hi = 1; break;
+	default: break;
+	}
+}
+
+int64_t resize_to_int(DType t, double v)
+{
+	double lo, hi;
+	resize_int_range(t, &lo, &hi);
+	if (isnan(v))
+		return 0;
+	v = round(v);
+	return (int64_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
 int infer_resize(Node *n, Diag *d)

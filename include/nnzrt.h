@@ -108,6 +108,12 @@ NNZRT_API nnzrt_pool *nnzrt_default_pool(void);
  * inline). Generated code calls this on every PREFIX_run_with. Never destroy the result. */
 NNZRT_API nnzrt_pool *nnzrt_shared_pool(int num_threads);
 
+/* ---------------------------------------------------------------- timing
+ *
+ * A monotonic clock in nanoseconds (CLOCK_MONOTONIC; the origin is arbitrary). Code compiled with
+ * per-layer timing (nnzc bench --per-layer) calls it around every layer; nothing else does. */
+NNZRT_API int64_t nnzrt_clock_ns(void);
+
 /* ---------------------------------------------------------------- tensor files
  *
  * An ONNX TensorProto serialized alone (the input_N.pb / output_N.pb files of ONNX tests). The

@@ -52,3 +52,27 @@ add_test(NAME fuzz.import
     -artifact_prefix=${FUZZ_DIR}/ ${FUZZ_DIR}/corpus ${FUZZ_DIR}/seeds)
 set_tests_properties(fuzz.import PROPERTIES TIMEOUT 300
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1;UBSAN_OPTIONS=print_stacktrace=1")
+
+# fuzz.nnza: the accelerator runtime's loader and config parser (runtime/accel_*.c, with the
+# runtime's allocation and message helpers from status.c), 60 s from the hostile .nnza corpus, a
+# valid seed program and the presets' config texts.
+add_executable(fuzz_nnza ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_nnza.c
+  ${CMAKE_SOURCE_DIR}/runtime/accel_config.c ${CMAKE_SOURCE_DIR}/runtime/accel_isa.c
+  ${CMAKE_SOURCE_DIR}/runtime/accel_load.c ${CMAKE_SOURCE_DIR}/runtime/status.c
+  ${CMAKE_SOURCE_DIR}/runtime/tensor.c)
+target_include_directories(fuzz_nnza PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/runtime)
+target_compile_definitions(fuzz_nnza PRIVATE NNZRT_VERSION_STRING="${PROJECT_VERSION}")
+target_compile_options(fuzz_nnza PRIVATE ${FUZZ_FLAGS})
+target_link_options(fuzz_nnza PRIVATE -fsanitize=fuzzer,address,undefined)
+target_link_libraries(fuzz_nnza PRIVATE m pthread)
+file(MAKE_DIRECTORY ${FUZZ_DIR}/nnza-seeds ${FUZZ_DIR}/nnza-corpus)
+file(GLOB NNZA_SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/hostile/nnza/corpus/*.nnza ${CMAKE_CURRENT_SOURCE_DIR}/hostile/nnza/seed.nnza)
+foreach(f ${NNZA_SEEDS})
+  get_filename_component(n ${f} NAME)
+  file(COPY_FILE ${f} ${FUZZ_DIR}/nnza-seeds/${n} ONLY_IF_DIFFERENT)
+endforeach()
+add_test(NAME fuzz.nnza
+  COMMAND fuzz_nnza -max_total_time=60 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1
+    -artifact_prefix=${FUZZ_DIR}/nnza- ${FUZZ_DIR}/nnza-corpus ${FUZZ_DIR}/nnza-seeds)
+set_tests_properties(fuzz.nnza PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1;UBSAN_OPTIONS=print_stacktrace=1")

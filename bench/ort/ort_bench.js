@@ -2,6 +2,7 @@
 /* ONNX Runtime (CPU) latency baseline for nnzc.
  *
  *   node ort_bench.js MODEL.onnx [--threads N] [--iters N] [--warmup N] [--input-shape NAME=D0,D1,...]...
+ *                    [--per-node]
  *
  * Runs the model the way `nnzc bench` does (batch as given by the model, generated inputs, a few
  * warm-up runs, then N timed runs of one inference each) and prints, as its LAST stdout line, one
@@ -16,10 +17,20 @@
  * 0/1 for integers and bools), so both sides see identical data: dense kernels do not care, but
  * denormals and sparse kernels would.
  *
+ * --per-node turns on ORT's profiler (session option enableProfiling) and prints, before the last
+ * line, one line {"per_node": [...]}: per node of ORT's optimised graph, in execution order, its
+ * name (as ORT names it after fusion, e.g. '/layer1/layer1.0/relu/Relu_output_0_nchwc'), op,
+ * input and output shapes, and the median of its kernel time over the timed runs (ms). The
+ * profiler's overhead is small per node but not nil: the whole-run times of such a run are not
+ * the ones to compare (bench/sparse_sweep.py times and profiles in separate runs). The trace file
+ * goes to the system's temporary folder and is removed.
+ *
  * Errors are one line on stderr, `ort_bench: error: ...`; exit 2 for usage errors, 1 otherwise.
  */
 'use strict';
 
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 function usage(msg) {
@@ -50,7 +61,7 @@ function parseShape(s, shapes) {
 }
 
 function parseArgs(argv) {
-	const o = { model: null, threads: 1, iters: 20, warmup: 3, shapes: new Map() };
+	const o = { model: null, threads: 1, iters: 20, warmup: 3, shapes: new Map(), perNode: false };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		/* Accept both `--flag value` and `--flag=value`, like nnzc. */
@@ -62,10 +73,11 @@ function parseArgs(argv) {
 		case '--iters': o.iters = parseCount(flag, val(), 1, 1000000); break;
 		case '--warmup': o.warmup = parseCount(flag, val(), 0, 1000000); break;
 		case '--input-shape': parseShape(val(), o.shapes); break;
+		case '--per-node': o.perNode = true; break;
 		case '-h':
 		case '--help':
 			process.stdout.write('usage: node ort_bench.js MODEL.onnx [--threads N] [--iters N] ' +
-				'[--warmup N] [--input-shape NAME=D0,D1,...]...\n');
+				'[--warmup N] [--input-shape NAME=D0,D1,...]... [--per-node]\n');
 			process.exit(0);
 			break;
 		default:
@@ -199,6 +211,48 @@ function summarize(ms) {
 	return { median, min: s[0], mean, max: s[n - 1] };
 }
 
+function shapesOf(list) {
+	/* [{"float": [1, 64, 56, 56]}, ...] -> [[1, 64, 56, 56], ...] */
+	return (list || []).map((t) => Object.values(t)[0]);
+}
+
+/* The profiler's trace: one 'Node' event per node per run, named NODE_kernel_time, in execution
+ * order; the last `iters` events of each node are the timed runs (the warm-up runs come first). */
+function readTrace(dir, iters) {
+	const files = fs.readdirSync(dir).filter((f) => f.startsWith('trace') && f.endsWith('.json'));
+	if (files.length !== 1)
+		fail(`--per-node: expected one profiler trace in ${dir}, found ${files.length}`);
+	const file = path.join(dir, files[0]);
+	let events;
+	try {
+		events = JSON.parse(fs.readFileSync(file, 'utf8'));
+	} catch (e) {
+		fail(`--per-node: cannot read the profiler trace ${file}: ${e.message.split('\n')[0]}`);
+	}
+	fs.rmSync(dir, { recursive: true, force: true });
+	const nodes = new Map();
+	for (const e of events) {
+		if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time'))
+			continue;
+		const name = e.name.slice(0, -'_kernel_time'.length);
+		if (!nodes.has(name))
+			nodes.set(name, {
+				name,
+				op: e.args.op_name,
+				inputs: shapesOf(e.args.input_type_shape),
+				outputs: shapesOf(e.args.output_type_shape),
+				us: [],
+			});
+		nodes.get(name).us.push(e.dur);
+	}
+	return [...nodes.values()].map((n) => {
+		const timed = n.us.slice(-iters);
+		const med = summarize(timed).median / 1000;
+		return { name: n.name, op: n.op, inputs: n.inputs, outputs: n.outputs, runs: timed.length,
+			median_ms: Number(med.toFixed(4)) };
+	});
+}
+
 async function main() {
 	const o = parseArgs(process.argv.slice(2));
 	let ort;
@@ -209,15 +263,22 @@ async function main() {
 			'`ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund` in bench/ort');
 	}
 	let session;
+	const options = {
+		executionProviders: ['cpu'],
+		graphOptimizationLevel: 'all',
+		intraOpNumThreads: o.threads,
+		interOpNumThreads: 1,
+		executionMode: 'sequential',
+		logSeverityLevel: 3,
+	};
+	let profDir = null;
+	if (o.perNode) {
+		profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort_bench-'));
+		options.enableProfiling = true;
+		options.profileFilePrefix = path.join(profDir, 'trace');
+	}
 	try {
-		session = await ort.InferenceSession.create(o.model, {
-			executionProviders: ['cpu'],
-			graphOptimizationLevel: 'all',
-			intraOpNumThreads: o.threads,
-			interOpNumThreads: 1,
-			executionMode: 'sequential',
-			logSeverityLevel: 3,
-		});
+		session = await ort.InferenceSession.create(o.model, options);
 	} catch (e) {
 		fail(`${o.model}: ${e.message.split('\n')[0]}`);
 	}
@@ -245,7 +306,14 @@ async function main() {
 	} catch (e) {
 		fail(`${o.model}: run failed: ${e.message.split('\n')[0]}`);
 	}
+	let perNode = null;
+	if (o.perNode) {
+		session.endProfiling();
+		perNode = readTrace(profDir, o.iters);
+	}
 	await session.release();
+	if (perNode !== null)
+		process.stdout.write(JSON.stringify({ per_node: perNode }) + '\n');
 
 	const s = summarize(ms);
 	const f = (x) => x.toFixed(4);

@@ -1,9 +1,12 @@
 /* nnzc compile: run the pipeline and write the result: native code through the cpu target
  * (--emit obj|asm|llvm|shared, with --header and --weights-file), the optimised model as ONNX
- * (--emit onnx) or as text IR (--emit ir); the JSON report (--report) and the code generator's
+ * (--emit onnx), as text IR (--emit ir), or as an accelerator program (--target accel, --emit accel:
+ * a .nnza for --accel-config); the JSON report (--report) and the code generator's
  * phase times (--time-passes). */
 #include "driver.h"
+#include "nnzrt_accel.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* a JSON array of dims, [1,3,224,224] */
@@ -46,6 +49,9 @@ static void write_cpu_report(const Graph *g, const CpuReport *r, const char *wei
 	for (int i = 0; i < CPU_PHASES; i++)
 		fprintf(f, "%s\"%s\": %.6f", i ? ", " : "", keys[i], r->seconds[i]);
 	fprintf(f, "}, \"tasks\": %d, \"functions\": %d}", r->n_tasks, r->n_functions);
+	fprintf(f, ", \"cost_model\": ");
+	json_print_string(r->cost_model, f);
+	fprintf(f, ", \"cost_model_threads\": %d", r->cost_threads);
 	fprintf(f, ", \"memory\": {\"workspace_bytes\": %lld, \"without_reuse_bytes\": %lld, \"buffers\": %d}",
 		(long long)r->workspace, (long long)r->naive_workspace, r->n_buffers);
 	fprintf(f, ", \"weight_bytes\": %lld, \"weights_file\": ", (long long)r->weight_bytes);
@@ -89,9 +95,31 @@ static void write_cpu_report(const Graph *g, const CpuReport *r, const char *wei
 			json_print_string(g->nodes[l->shared_with]->name, f);
 		else
 			fputs("null", f);
+		json_layer_choice(l, r->cost_threads, r->cost_threads, f);
 		fputc('}', f);
 	}
 	fprintf(f, "]");
+}
+
+void json_layer_choice(const CpuLayer *l, int cost_threads, int threads, FILE *f)
+{
+	/* one-thread predictions shown for `threads` as perfect scaling would give them */
+	double scale = 1e3 * (cost_threads > 0 ? cost_threads : 1) / (threads > 0 ? threads : 1);
+	fprintf(f, ", \"choice\": ");
+	if (l->choice)
+		json_print_string(l->choice, f);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"predicted_ms\": ");
+	if (l->predicted_s >= 0)
+		json_print_number(l->predicted_s * scale, f);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"dense_predicted_ms\": ");
+	if (l->dense_s >= 0)
+		json_print_number(l->dense_s * scale, f);
+	else
+		fputs("null", f);
 }
 
 /* --time-passes: the code generator's phases, after the passes' table */
@@ -110,8 +138,30 @@ static void print_codegen_times(const CpuReport *r)
 			cpu_phase_names[i]);
 }
 
+/* What the accel target built: the program's size and, per layer, its instruction count (the
+ * modeled cost needs a run: nnzc run/bench --target accel --report). */
+static void write_accel_report(const nnzrt_accel_program *p, FILE *f)
+{
+	uint64_t nconst = 0;
+	nnzrt_accel_program_consts(p, &nconst);
+	fprintf(f, ", \"target\": \"accel\", \"config\": ");
+	json_print_string(nnzrt_accel_program_config(p)->name, f);
+	fprintf(f, ", \"program\": {\"insns\": %u, \"const_words\": %llu, \"arena_words\": %llu}, \"layers\": [",
+		nnzrt_accel_program_num_insns(p), (unsigned long long)nconst,
+		(unsigned long long)nnzrt_accel_program_arena_words(p));
+	for (int i = 0; i < nnzrt_accel_program_num_layers(p); i++) {
+		const nnzrt_accel_layer *l = nnzrt_accel_program_layer(p, i);
+		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+		json_print_string(l->name, f);
+		fprintf(f, ", \"op\": ");
+		json_print_string(l->op, f);
+		fprintf(f, ", \"insns\": %u}", l->count);
+	}
+	fprintf(f, "]");
+}
+
 static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *p, const double *secs,
-			const AccuracyReport *acc, const CpuReport *cpu, Diag *d)
+			const AccuracyReport *acc, const CpuReport *cpu, const nnzrt_accel_program *accel, Diag *d)
 {
 	OutFile out;
 	if (outfile_open(&out, o->report, d) < 0)
@@ -139,6 +189,8 @@ static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *
 	}
 	if (cpu)
 		write_cpu_report(g, cpu, o->weights_file, f);
+	if (accel)
+		write_accel_report(accel, f);
 	fprintf(f, "}\n");
 	return outfile_commit(&out, d);
 }
@@ -154,11 +206,12 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 	for (int i = 0; i < 4; i++)
 		if (strcmp(emit, cpu_emits[i]) == 0)
 			cpu_emit = i;
-	if (!to_onnx && !to_ir && cpu_emit < 0) {
-		if (strcmp(emit, "accel") == 0)
-			return diag_error(d, "--emit accel: this build has no accelerator target");
+	bool to_accel = strcmp(emit, "accel") == 0;
+	if (!to_onnx && !to_ir && !to_accel && cpu_emit < 0)
 		return diag_error(d, "--emit %s: expected obj, asm, llvm, shared, onnx, accel or ir", emit);
-	}
+	nnzrt_accel_config acfg;
+	if (to_accel && accel_load_config(o, &acfg, d) < 0)
+		return -1;
 	if (cpu_emit >= 0 && strcmp(o->target, "accel") == 0)
 		return diag_error(d, "--emit %s is a cpu target output", emit);
 	if (o->weights_file && cpu_emit < 0)
@@ -177,14 +230,32 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 	}
 	CpuReport cpu = {0};
 	bool have_cpu = false;
+	nnzrt_accel_program *accel = NULL; /* --report of --emit accel: the program as loaded */
 	if (cpu_emit >= 0) {
-		CpuOptions co = {.cpu = o->cpu, .opt_level = o->opt_level < 0 ? 3 : o->opt_level, .prefix = o->name,
-				 .emit = (CpuEmit)cpu_emit, .output = o->output, .header = o->header,
-				 .weights_file = o->weights_file, .report = &cpu};
+		CpuOptions co;
+		driver_cpu_options(o, &co);
+		co.emit = (CpuEmit)cpu_emit;
+		co.output = o->output;
+		co.header = o->header;
+		co.weights_file = o->weights_file;
+		co.report = &cpu;
 		rc = cpu_compile(g, &co, d);
 		have_cpu = rc == 0;
 		if (have_cpu && o->time_passes)
 			print_codegen_times(&cpu);
+	} else if (to_accel) {
+		/* the weights fitted to the config's sparsity modes, then lowered; the file is
+		 * written only after the runtime's validator has accepted its bytes */
+		unsigned char *bytes = NULL;
+		size_t len = 0;
+		rc = accel_prepare(g, &acfg, d);
+		if (rc == 0)
+			rc = accel_build(g, &acfg, &bytes, &len, d);
+		if (rc == 0)
+			rc = outfile_write_all(o->output, bytes, len, d);
+		if (rc == 0 && o->report && nnzrt_accel_load(bytes, len, &accel) != NNZRT_OK)
+			rc = diag_error(d, "accel: %s", nnzrt_errmsg());
+		free(bytes);
 	} else if (to_onnx) {
 		rc = onnx_export(g, o->output, d);
 	} else {
@@ -197,7 +268,8 @@ int cmd_compile(const DriverOptions *o, Diag *d)
 		}
 	}
 	if (rc == 0 && o->report)
-		rc = write_report(o, g, &ran, secs, acc, have_cpu ? &cpu : NULL, d);
+		rc = write_report(o, g, &ran, secs, acc, have_cpu ? &cpu : NULL, accel, d);
+	nnzrt_accel_free(accel);
 	cpu_report_free(&cpu);
 	accuracy_free(acc);
 	graph_free(g);

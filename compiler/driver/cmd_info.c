@@ -1,6 +1,7 @@
 /* nnzc info: what a model contains — inputs, outputs, op counts, and every layer's weights with
  * their encoding and size. On what `nnzc compile --target cpu` wrote (an object, a shared object,
- * a weights file) the same from the metadata the compiler embedded (elf_info.c). */
+ * a weights file) the same from the metadata the compiler embedded (elf_info.c); on an
+ * accelerator program (.nnza) its header, config, sections, I/O and disassembly (cmd_asm.c). */
 #include "driver.h"
 #include "elf_info.h"
 
@@ -14,6 +15,8 @@ static void print_value_type(const Value *v)
 
 int cmd_info(const DriverOptions *o, Diag *d)
 {
+	if (is_nnza_file(o->model))
+		return nnza_info(o->model, d);
 	if (artifact_kind(o->model) != ARTIFACT_NONE)
 		return artifact_info(o->model, stdout, d);
 	DriverOptions io = *o;

@@ -2,6 +2,7 @@
  * (--test-data, the ONNX backend-test layout) or write its outputs (-i ... -o OUTDIR).
  * With --test-data the last line is PASS or FAIL and only PASS exits 0. */
 #include "driver.h"
+#include "nnzrt_accel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +71,14 @@ static int compile(Compiled *c, const DriverOptions *o, const RunData *rd, Diag 
 	c->g = load_for_run(o, rd, &c->mi, d);
 	if (c->g == NULL)
 		return -1;
+	if (strcmp(o->target, "accel") == 0) {
+		/* weights the accelerator config cannot run are re-encoded first (remarks on stderr) */
+		nnzrt_accel_config cfg;
+		if (accel_load_config(o, &cfg, d) < 0 || accel_prepare(c->g, &cfg, d) < 0) {
+			compiled_close(c);
+			return -1;
+		}
+	}
 	if (runner_open(&c->run, c->g, o, d) < 0) {
 		compiled_close(c);
 		return -1;
@@ -246,6 +255,9 @@ int cmd_run(const DriverOptions *o, Diag *d)
 	if (rc < 0)
 		return -1;
 	rc = o->test_data ? run_test_data(&c, o, d) : run_named_inputs(&c, o, d);
+	/* --report (accel): the modeled cost of the last run, per layer */
+	if (rc >= 0 && o->report && strcmp(o->target, "accel") == 0 && accel_write_report(o, &c.run, d) < 0)
+		rc = -1;
 	compiled_close(&c);
 	return rc;
 }

@@ -6,7 +6,8 @@
 
 #define MAX_CLI_INPUTS 64
 
-typedef enum Command { CMD_COMPILE = 1, CMD_RUN = 2, CMD_BENCH = 4, CMD_DUMP = 8, CMD_INFO = 16 } Command;
+typedef enum Command { CMD_COMPILE = 1, CMD_RUN = 2, CMD_BENCH = 4, CMD_DUMP = 8, CMD_INFO = 16, CMD_CALIBRATE = 32,
+	CMD_ASM = 64, CMD_DISASM = 128, CMD_ACCEL_CONFIG = 256 } Command;
 
 typedef struct NamedFile { const char *name, *path; } NamedFile;
 
@@ -43,11 +44,19 @@ typedef struct DriverOptions {
 	const char *calib;         /* compile --calib DIR: calibration inputs for the accuracy report */
 	int calib_generate;        /* compile --calib-generate N[:SEED]: N generated inputs (0: none) */
 	uint64_t calib_seed;
+	CpuKernels kernels;        /* --kernels (cpu target) */
+	int sparse_kind;           /* --kernels KIND: the one sparse kernel kind allowed, 0: any */
+	const char *cost_model;    /* --cost-model FILE|defaults (cpu target) */
+	bool per_layer;            /* bench --per-layer */
+	bool quick;                /* calibrate --quick */
 } DriverOptions;
 
 /* options.c */
 int parse_options(Command cmd, int argc, char **argv, DriverOptions *o, Diag *d);
 void print_command_help(Command cmd, FILE *f);
+/* The cpu target's options the flags ask for (--cpu, -O, --kernels, --cost-model); the caller
+ * sets the outputs. */
+void driver_cpu_options(const DriverOptions *o, CpuOptions *co);
 /* The pipeline the flags ask for (-O level, --passes, --prune/--pattern/--tasd). */
 int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d);
 /* Load MODEL (.onnx, or a text IR dump) and run the pipeline with the instruments the flags ask
@@ -59,10 +68,23 @@ typedef struct Runner {
 	const Graph *g;
 	CpuModel *cpu; /* NULL: the reference interpreter */
 	int threads;
+	struct nnzrt_accel_program *accel; /* --target accel: the loaded program */
+	struct nnzrt_accel_stats *stats;   /* its modeled cost in the last run (accel), or NULL */
+	int host_first;                    /* accel: nodes from this index on run on targets/ref (the
+					    * host), counted apart; g->n_nodes when none */
 } Runner;
 int runner_open(Runner *r, const Graph *g, const DriverOptions *o, Diag *d);
 int runner_run(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d);
 void runner_close(Runner *r);
+/* runner.c, the accel target: the config --accel-config names (default: the dense preset);
+ * weights the config cannot run re-encoded (accel_fit_weights, remarks on stderr); g lowered and
+ * serialised into a validated .nnza (*bytes malloc'd). */
+struct nnzrt_accel_config;
+int accel_load_config(const DriverOptions *o, struct nnzrt_accel_config *cfg, Diag *d);
+int accel_prepare(Graph *g, const struct nnzrt_accel_config *cfg, Diag *d);
+int accel_build(const Graph *g, const struct nnzrt_accel_config *cfg, unsigned char **bytes, size_t *len, Diag *d);
+/* --report of run/bench with the accel target: per-layer cycles, utilisation, bytes, energy */
+int accel_write_report(const DriverOptions *o, const Runner *r, Diag *d);
 
 /* one file per command */
 int cmd_compile(const DriverOptions *o, Diag *d);
@@ -70,6 +92,17 @@ int cmd_run(const DriverOptions *o, Diag *d);
 int cmd_bench(const DriverOptions *o, Diag *d);
 int cmd_dump(const DriverOptions *o, Diag *d);
 int cmd_info(const DriverOptions *o, Diag *d);
+int cmd_calibrate(const DriverOptions *o, Diag *d);
+/* cmd_asm.c: the accelerator's .nnza text form and configs */
+int cmd_asm(const DriverOptions *o, Diag *d);
+int cmd_disasm(const DriverOptions *o, Diag *d);
+int cmd_accel_config(const DriverOptions *o, Diag *d);
+/* nnzc info on a .nnza (recognised by its magic): summary and disassembly without constants */
+bool is_nnza_file(const char *path);
+int nnza_info(const char *path, Diag *d);
+/* cmd_compile.c: a cpu layer's cost-model fields of the JSON reports ("choice", "predicted_ms",
+ * "dense_predicted_ms"), predictions scaled from the model's thread count to `threads` */
+void json_layer_choice(const CpuLayer *l, int cost_threads, int threads, FILE *f);
 
 /* test_data.c: the ONNX backend-test folder layout */
 typedef struct TensorList { int n; Tensor *t; char (*names)[256]; } TensorList;

@@ -275,8 +275,14 @@ static int print_meta(File *f, const Meta *m, FILE *out)
 			return ferr(f, "corrupt metadata: a layer line has a bad number");
 		total += elems;
 		total_nnz += nnz;
+		/* the cost model's choice (field 11, since issue 5) beside the task kinds */
+		char kernel[160];
+		if (l->n >= 12 && strcmp(l->f[11], "-") != 0)
+			snprintf(kernel, sizeof kernel, "%s [%s]", l->f[9], l->f[11]);
+		else
+			snprintf(kernel, sizeof kernel, "%s", l->f[9]);
 		fprintf(out, "  %-32s %-16s %-18s %-10s %10" PRId64 " %7.1f%% %10" PRId64 " %-14s %s\n", l->f[1], l->f[2], l->f[4],
-			l->f[5], elems, elems > 0 ? 100.0 * (double)nnz / (double)elems : 0.0, bytes, l->f[9],
+			l->f[5], elems, elems > 0 ? 100.0 * (double)nnz / (double)elems : 0.0, bytes, kernel,
 			strcmp(l->f[10], "-") ? l->f[10] : "");
 	}
 	fprintf(out, "weights in layers: %" PRId64 " elements, %" PRId64 " non-zero (%.1f%%)\n", total, total_nnz,
@@ -288,6 +294,10 @@ static int print_meta(File *f, const Meta *m, FILE *out)
 		fprintf(out, "weights: %s bytes in the object\n", weights->f[2]);
 	if (code)
 		fprintf(out, "code: %s tasks in %s distinct functions\n", code->f[1], code->f[2]);
+	const Line *cost = find(m, "cost", 4);
+	if (cost)
+		fprintf(out, "kernels: %s, cost model %s (%s thread%s)\n", cost->f[3], cost->f[1], cost->f[2],
+			strcmp(cost->f[2], "1") ? "s" : "");
 	if (ws)
 		fprintf(out, "activation memory: %s buffers in a %s-byte workspace (%s bytes without reuse)\n", ws->f[3],
 			ws->f[1], ws->f[2]);

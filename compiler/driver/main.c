@@ -16,6 +16,10 @@ static const struct {
 	{"bench", CMD_BENCH, cmd_bench, "time a model; the last line is JSON"},
 	{"dump", CMD_DUMP, cmd_dump, "print the IR after the pipeline or a given pass"},
 	{"info", CMD_INFO, cmd_info, "inputs, outputs, ops and weights of a model"},
+	{"asm", CMD_ASM, cmd_asm, "assemble accelerator text into a .nnza program"},
+	{"disasm", CMD_DISASM, cmd_disasm, "print a .nnza program as text that assembles back"},
+	{"accel-config", CMD_ACCEL_CONFIG, cmd_accel_config, "print an accelerator preset or config file"},
+	{"calibrate", CMD_CALIBRATE, cmd_calibrate, "measure this CPU and write the cpu target's cost model"},
 };
 
 static void usage(FILE *f)

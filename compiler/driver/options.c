@@ -16,7 +16,7 @@ typedef enum OptId {
 	OPT_DETECT, OPT_PRUNE, OPT_PRUNE_GLOBAL, OPT_PRUNE_KEEP, OPT_PRUNE_LAYER, OPT_PATTERN, OPT_TASD, OPT_TASD_ACT, OPT_ACCEL_CONFIG, OPT_PRINT_AFTER, OPT_TIME_PASSES, OPT_REPORT,
 	OPT_NO_VERIFY, OPT_TEST_DATA, OPT_INPUT, OPT_RTOL, OPT_ATOL, OPT_THREADS, OPT_ITERS, OPT_AFTER,
 	OPT_FORMAT, OPT_ELIDE, OPT_FULL, OPT_HELP, OPT_CALIB, OPT_CALIB_GENERATE,
-	OPT_WEIGHTS_FILE,
+	OPT_WEIGHTS_FILE, OPT_KERNELS, OPT_COST_MODEL, OPT_PER_LAYER, OPT_OUT, OPT_QUICK,
 } OptId;
 
 typedef struct OptSpec {
@@ -28,13 +28,20 @@ typedef struct OptSpec {
 } OptSpec;
 
 static const OptSpec specs[] = {
-	{"o", OPT_OUTPUT, true, CMD_COMPILE | CMD_RUN | CMD_DUMP, "output file (run: output folder)"},
+	{"o", OPT_OUTPUT, true, CMD_COMPILE | CMD_RUN | CMD_DUMP | CMD_ASM | CMD_DISASM | CMD_ACCEL_CONFIG, "output file (run: output folder)"},
 	{"target", OPT_TARGET, true, ALL_COMPILING, "ref | cpu | accel"},
-	{"emit", OPT_EMIT, true, CMD_COMPILE, "obj | asm | llvm | shared (cpu target) | onnx | ir"},
+	{"emit", OPT_EMIT, true, CMD_COMPILE, "obj | asm | llvm | shared (cpu target) | onnx | ir | accel (.nnza; default of --target accel)"},
 	{"header", OPT_HEADER, true, CMD_COMPILE, "generated C header (cpu target)"},
 	{"name", OPT_NAME, true, CMD_COMPILE, "prefix of generated entry points (cpu target)"},
 	{"weights-file", OPT_WEIGHTS_FILE, true, CMD_COMPILE, "weights into FILE, not the object (cpu target; docs/abi.md)"},
-	{"cpu", OPT_CPU, true, ALL_COMPILING, "LLVM CPU name or generic (cpu target)"},
+	{"cpu", OPT_CPU, true, ALL_COMPILING | CMD_CALIBRATE, "LLVM CPU name or generic (cpu target)"},
+	{"kernels", OPT_KERNELS, true, ALL_COMPILING, "auto | dense | sparse | sparse-rows|sparse-blocks|sparse-lanes: "
+							"weight products by the cost model, or forced (cpu target)"},
+	{"cost-model", OPT_COST_MODEL, true, ALL_COMPILING, "FILE | defaults: the cost model's constants (cpu target; "
+							      "default: the host's nnzc calibrate file)"},
+	{"per-layer", OPT_PER_LAYER, false, CMD_BENCH, "time every layer (cpu target): a \"layers\" array, a table on stderr"},
+	{"out", OPT_OUT, true, CMD_CALIBRATE, "FILE: where to write the cost model (default: the host's cache file)"},
+	{"quick", OPT_QUICK, false, CMD_CALIBRATE, "fewer shapes and densities, short measurements (for tests)"},
 	{"input-shape", OPT_INPUT_SHAPE, true, ALL_COMPILING, "NAME=D0,D1,... fixes an input's dims (repeatable)"},
 	{"passes", OPT_PASSES, true, ALL_COMPILING, "pipeline, e.g. shape-infer,fold-bn,dce ('none': no passes)"},
 	{"prune", OPT_PRUNE, true, ALL_COMPILING, "append prune(SPEC) to the pipeline (docs/sparsity.md)"},
@@ -45,36 +52,41 @@ static const OptSpec specs[] = {
 	{"pattern", OPT_PATTERN, true, ALL_COMPILING, "append convert-pattern(SPEC) to the pipeline"},
 	{"tasd", OPT_TASD, true, ALL_COMPILING, "append tasd(SPEC) to the pipeline"},
 	{"tasd-activations", OPT_TASD_ACT, true, ALL_COMPILING, "append tasd-activations(SPEC) to the pipeline"},
-	{"accel-config", OPT_ACCEL_CONFIG, true, ALL_COMPILING, "accelerator config file or preset"},
+	{"accel-config", OPT_ACCEL_CONFIG, true, ALL_COMPILING, "accelerator config file or preset: dense stc vegeta demm gs (--target accel; default dense)"},
 	{"print-after", OPT_PRINT_AFTER, true, ALL_COMPILING, "PASS|all|import: dump the IR to stderr after it"},
 	{"time-passes", OPT_TIME_PASSES, false, ALL_COMPILING, "print wall time per pass (and code generation phase) to stderr"},
 	{"calib", OPT_CALIB, true, CMD_COMPILE, "DIR: calibration inputs; report accuracy against the dense model"},
 	{"calib-generate", OPT_CALIB_GENERATE, true, CMD_COMPILE, "N[:SEED]: same, on N normal(0,1) inputs"},
-	{"report", OPT_REPORT, true, CMD_COMPILE | CMD_RUN | CMD_BENCH, "write a JSON report to FILE"},
+	{"report", OPT_REPORT, true, CMD_COMPILE | CMD_RUN | CMD_BENCH, "write a JSON report to FILE (bench: with --per-layer, or --target accel: modeled cost per layer)"},
 	{"no-verify", OPT_NO_VERIFY, false, ALL_COMPILING, "do not verify the IR between passes"},
 	{"test-data", OPT_TEST_DATA, true, CMD_RUN | CMD_BENCH, "folder with test_data_set_*/input_*.pb, output_*.pb"},
 	{"i", OPT_INPUT, true, CMD_RUN | CMD_BENCH, "NAME=FILE.pb: one input tensor (repeatable)"},
 	{"rtol", OPT_RTOL, true, CMD_RUN, "relative tolerance (default 1e-3)"},
 	{"atol", OPT_ATOL, true, CMD_RUN, "absolute tolerance (default 1e-5)"},
-	{"threads", OPT_THREADS, true, CMD_RUN | CMD_BENCH, "worker threads (cpu target; 0: all CPUs)"},
+	{"threads", OPT_THREADS, true, CMD_RUN | CMD_BENCH | CMD_CALIBRATE, "worker threads (cpu target; 0: all CPUs)"},
 	{"iters", OPT_ITERS, true, CMD_BENCH, "timed iterations (default 20)"},
 	{"after", OPT_AFTER, true, CMD_DUMP, "PASS|import: stop the pipeline after PASS"},
 	{"format", OPT_FORMAT, true, CMD_DUMP | CMD_COMPILE | CMD_RUN, "text | dot | json (dumps)"},
 	{"elide", OPT_ELIDE, true, ALL_COMPILING, "print constants above N elements as a checksum (default 16)"},
 	{"full", OPT_FULL, false, ALL_COMPILING, "print every constant in full"},
-	{"help", OPT_HELP, false, ALL_COMPILING | CMD_INFO, "this help"},
+	{"help", OPT_HELP, false, ALL_COMPILING | CMD_INFO | CMD_CALIBRATE | CMD_ASM | CMD_DISASM | CMD_ACCEL_CONFIG, "this help"},
 };
 
 static const char *const command_names[] = {
 	[CMD_COMPILE] = "compile", [CMD_RUN] = "run", [CMD_BENCH] = "bench", [CMD_DUMP] = "dump", [CMD_INFO] = "info",
+	[CMD_CALIBRATE] = "calibrate", [CMD_ASM] = "asm", [CMD_DISASM] = "disasm", [CMD_ACCEL_CONFIG] = "accel-config",
 };
 
 static const char *const command_usage[] = {
-	[CMD_COMPILE] = "nnzc compile MODEL.onnx -o OUT [--emit obj|asm|llvm|shared|onnx|ir] [--header H] [--weights-file W] [compile flags]",
-	[CMD_RUN] = "nnzc run MODEL.onnx [--target ref] (--test-data DIR | -i NAME=FILE.pb... -o OUTDIR) [--rtol R] [--atol A] [compile flags]",
-	[CMD_BENCH] = "nnzc bench MODEL.onnx [--target ref] [--threads N] [--iters N] [--test-data DIR] [compile flags]",
+	[CMD_COMPILE] = "nnzc compile MODEL.onnx -o OUT [--target cpu|accel] [--emit obj|asm|llvm|shared|onnx|ir|accel] [--header H] [--weights-file W] [compile flags]",
+	[CMD_RUN] = "nnzc run MODEL.onnx [--target ref|cpu|accel] (--test-data DIR | -i NAME=FILE.pb... -o OUTDIR) [--rtol R] [--atol A] [compile flags]",
+	[CMD_BENCH] = "nnzc bench MODEL.onnx [--target ref|cpu|accel] [--threads N] [--iters N] [--test-data DIR] [--per-layer [--report FILE]] [compile flags]",
 	[CMD_DUMP] = "nnzc dump MODEL.onnx|MODEL.nnzir [--after PASS] [--format text|dot|json] [-o FILE] [compile flags]",
 	[CMD_INFO] = "nnzc info MODEL.onnx|MODEL.nnzir|MODEL.o|MODEL.so|WEIGHTS (what nnzc compile wrote)",
+	[CMD_ASM] = "nnzc asm IN.s -o OUT.nnza   (accelerator assembler; docs/accel-isa.md)",
+	[CMD_DISASM] = "nnzc disasm IN.nnza [-o OUT.s]   (text that nnzc asm assembles back into the same bytes)",
+	[CMD_ACCEL_CONFIG] = "nnzc accel-config PRESET|FILE [-o OUT]   (print an accelerator config; presets: dense stc vegeta demm gs)",
+	[CMD_CALIBRATE] = "nnzc calibrate [--out FILE] [--threads N] [--cpu NAME] [--quick]   (cost model of the cpu target)",
 };
 
 void print_command_help(Command cmd, FILE *f)
@@ -267,6 +279,11 @@ static int apply(const OptSpec *sp, const char *v, DriverOptions *o, Diag *d)
 	case OPT_HELP: return 0;
 	case OPT_CALIB:
 	case OPT_CALIB_GENERATE: return parse_calib(sp->id == OPT_CALIB, v, o, d);
+	case OPT_KERNELS: return cpu_kernels_parse(v, &o->kernels, &o->sparse_kind, d);
+	case OPT_COST_MODEL: o->cost_model = v; return 0;
+	case OPT_PER_LAYER: o->per_layer = true; return 0;
+	case OPT_OUT: o->output = v; return 0;
+	case OPT_QUICK: o->quick = true; return 0;
 	}
 	return 0;
 }
@@ -324,9 +341,20 @@ int parse_options(Command cmd, int argc, char **argv, DriverOptions *o, Diag *d)
 		if (apply(sp, val, o, d) < 0)
 			return -1;
 	}
+	if (cmd == CMD_CALIBRATE) {
+		if (o->model)
+			return diag_error(d, "nnzc calibrate takes no model ('%s')", o->model);
+		return 0;
+	}
 	if (o->model == NULL)
 		return diag_error(d, "no model given (usage: %s)", command_usage[cmd]);
 	return 0;
+}
+
+void driver_cpu_options(const DriverOptions *o, CpuOptions *co)
+{
+	*co = (CpuOptions){.cpu = o->cpu, .opt_level = o->opt_level < 0 ? 3 : o->opt_level, .prefix = o->name,
+			   .kernels = o->kernels, .sparse_kind = o->sparse_kind, .cost_model = o->cost_model};
 }
 
 int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d)

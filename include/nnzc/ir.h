@@ -680,6 +680,22 @@ typedef struct ResizeParams {
 int slice_params(const Node *n, const Shape *x, const Tensor *const *in, SliceParams *p, Diag *d);
 int pad_params(const Node *n, const Shape *x, const Tensor *const *in, PadParams *p, Diag *d);
 int resize_params(const Node *n, const Shape *x, const Tensor *const *in, ResizeParams *p, Diag *d);
+/* The per-axis arithmetic both targets share, for parameters resolved above (return 0).
+ * pad_source: the input coordinate that output coordinate k along axis a reads, -1 for the
+ * constant. resize_taps: for output coordinate k along axis a, axis[a][k] holds the input
+ * indices (inside the axis) and weights it reads, in one malloc'd block that the caller frees;
+ * NULL when out of memory. resize_to_int: an interpolated integer output, rounded half away from
+ * zero and saturated to [lo, hi] (resize_int_range) of dtype t, NaN -> 0. */
+typedef struct ResizeTaps {
+	int count;      /* 1 (nearest, or an interpolation that lands on an input point) to 4 */
+	bool outside;   /* tf_crop_and_resize sampled outside the input: the extrapolation value */
+	int64_t idx[4];
+	double w[4];
+} ResizeTaps;
+int64_t pad_source(const Node *n, const Shape *x, const PadParams *p, int a, int64_t k);
+ResizeTaps *resize_taps(const Node *n, const Shape *x, const ResizeParams *p, ResizeTaps **axis);
+void resize_int_range(DType t, double *lo, double *hi);
+int64_t resize_to_int(DType t, double v);
 
 /* infer_nn.c: the sliding window of Conv, FusedConv, ConvTranspose, MaxPool and AveragePool
  * with auto_pad, output_shape and ceil_mode resolved into explicit pads, shared by inference and
@@ -753,6 +769,12 @@ typedef struct CpuOptions {
 	const char *header;       /* generated C header, or NULL */
 	const char *weights_file; /* the weights go into this file instead of the object (docs/abi.md), or NULL */
 	CpuKernels kernels;       /* --kernels (default auto) */
+	int sparse_kind;          /* --kernels KIND (targets/cpu/sparse.h CpuKernelKind, with kernels SPARSE): the one
+				   * sparse kernel allowed; 0: any */
+	const char *cost_model;   /* --cost-model FILE, or "defaults"; NULL: the host's calibration file if any
+				   * (cpu_cost_default_path), else the defaults */
+	bool profile;             /* time every node in the entry point (PREFIX_layer_ns, nnzc bench --per-layer);
+				   * off (the default), the code holds no timing at all */
 	struct CpuReport *report; /* if set, cpu_compile fills it (the caller frees it with cpu_report_free) */
 } CpuOptions;
 
@@ -764,6 +786,9 @@ typedef struct CpuLayer {
 	int64_t weight_bytes;    /* constant bytes its code reads (packed weights, tables, constant operands) */
 	double flops;            /* 2 per multiply-add of products and convolutions, else ~1 per output element */
 	int shared_with;         /* index of an earlier node whose identical code it reuses, or -1 */
+	const char *choice;      /* the product kernel the cost model chose ("dense", "sparse-rows", ...), or NULL */
+	double predicted_s;      /* its predicted seconds on one thread (< 0: no prediction) */
+	double dense_s;          /* the dense kernel's predicted seconds (< 0: none) */
 } CpuLayer;
 typedef struct CpuReport {
 	double seconds[CPU_PHASES];
@@ -771,6 +796,9 @@ typedef struct CpuReport {
 	CpuLayer *layers;        /* by node index */
 	int64_t workspace, naive_workspace, weight_bytes, weights_in_file;
 	int n_buffers, n_tasks, n_functions; /* task functions after identical ones were merged */
+	char cost_model[600];    /* the cost model used: "defaults" or "FILE fnv1a64:HASH" */
+	int cost_threads;        /* the thread count its predictions are for */
+	int vlen;                /* float lanes of the code's vectors */
 } CpuReport;
 void cpu_report_free(CpuReport *r);
 
@@ -783,5 +811,31 @@ CpuModel *cpu_load(const Graph *g, const CpuOptions *opt, Diag *d);
 /* inputs/outputs in graph order and compute class, like ref_run; outputs allocated here */
 int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d);
 void cpu_model_free(CpuModel *m);
+/* A model compiled with CpuOptions.profile: the nanoseconds every node took in the last run
+ * (by node index; element n_nodes: the boundary conversions). NULL without profiling. */
+const int64_t *cpu_model_layer_ns(const CpuModel *m);
+
+/* cost.c: --kernels auto|dense|sparse|KIND (KIND: a sparse kernel name, e.g. sparse-rows) */
+int cpu_kernels_parse(const char *s, CpuKernels *kernels, int *sparse_kind, Diag *d);
+extern const char *const cpu_kernels_help; /* "auto | dense | sparse | sparse-rows | ..." */
+/* The calibration file nnzc calibrate writes for an LLVM CPU name: $XDG_CACHE_HOME/nnzc/cost-CPU.txt,
+ * else $HOME/.cache/nnzc/cost-CPU.txt; -1 when neither variable is set or it does not fit. */
+int cpu_cost_default_path(const char *cpu_name, char *buf, size_t cap);
+/* Parse a cost file as cpu_compile would (-1 with "FILE:LINE: ..." on any defect). */
+int cpu_cost_check_file(const char *path, Diag *d);
+/* The host's LLVM CPU name and feature string (malloc'd; the caller frees both). */
+int cpu_host_target(const char *cpu, char **name, char **features, Diag *d);
+
+/* calibrate.c: nnzc calibrate — time synthetic products with every kernel kind and fit the cost
+ * model's constants (docs/performance.md); writes the file and a summary to `log`. */
+typedef struct CpuCalibrateOptions {
+	const char *cpu;          /* as CpuOptions.cpu */
+	const char *out;          /* NULL: cpu_cost_default_path */
+	int threads;              /* default 1 */
+	double budget_s;          /* measuring time per model (0: default) */
+	bool quick;               /* fewer shapes and densities (tests) */
+	FILE *log;
+} CpuCalibrateOptions;
+int cpu_calibrate(const CpuCalibrateOptions *o, Diag *d);
 
 #endif

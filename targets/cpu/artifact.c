@@ -2,7 +2,7 @@
  * the constant data the tasks read — embedded in the object or in a weights file — the metadata
  * blob that `nnzc info` reads back from an object, a shared object or a weights file, and the
  * per-layer report behind --report and --time-passes. */
-#include "cpu.h"
+#include "sparse.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -291,6 +291,24 @@ static const Value *layer_weight(const Node *n)
 	}
 }
 
+/* What the cost model said about node k: the emitter's noted choice, else for a weight product
+ * no emitter noted (a dense-only kernel) the dense prediction with no choice; else nothing. */
+static void layer_choice(const Cg *cg, int k, CpuLayer *l)
+{
+	const CpuChoice *c = &cg->choice[k];
+	l->choice = NULL;
+	l->predicted_s = l->dense_s = -1.0;
+	if (c->set) {
+		l->choice = c->kind >= 0 && c->kind < CK_COUNT ? cpu_kernel_kind_name[c->kind] : "?";
+		l->predicted_s = c->predicted_s;
+		l->dense_s = c->dense_s;
+		return;
+	}
+	ProductShape p;
+	if (cpu_node_product(cg->g->nodes[k], &p))
+		l->predicted_s = l->dense_s = cpu_cost_seconds(cg, CK_DENSE, &p);
+}
+
 char *cpu_metadata_text(Cg *cg, const int *shared_with, int n_functions, size_t *len)
 {
 	const Graph *g = cg->g;
@@ -320,6 +338,13 @@ char *cpu_metadata_text(Cg *cg, const int *shared_with, int n_functions, size_t 
 		putf(&t, "weights\tembedded\t%lld\n", (long long)cg->embedded_bytes);
 	}
 	putf(&t, "code\t%d\t%d\n", cg->n_tasks, n_functions);
+	/* the choices below depend on it: objects are identical for the same model, flags and this */
+	const CpuCostModel *cm = cpu_cost_model(cg);
+	put(&t, "cost", 4);
+	field(&t, cm->source);
+	putf(&t, "\t%d\t%s\t%s\n", cm->threads, o->kernels == CPU_KERNELS_DENSE ? "dense" :
+		o->kernels == CPU_KERNELS_SPARSE ? (o->sparse_kind > 0 && o->sparse_kind < CK_COUNT ?
+		cpu_kernel_kind_name[o->sparse_kind] : "sparse") : "auto", o->profile ? "profile" : "-");
 	for (int k = 0; k < 2; k++)
 		for (int i = 0; i < (k ? g->n_outputs : g->n_inputs); i++) {
 			const Value *v = k ? g->outputs[i] : g->inputs[i];
@@ -347,7 +372,10 @@ char *cpu_metadata_text(Cg *cg, const int *shared_with, int n_functions, size_t 
 		     enc, (long long)elems, (long long)nnz, (long long)node_data_bytes(cg, k, seen));
 		field(&t, cpu_node_kernel(cg, k, kernel, sizeof kernel));
 		field(&t, shared_with[k] >= 0 ? g->nodes[shared_with[k]]->name : "-");
-		put(&t, "\n", 1);
+		/* the cost model's choice: kind, predicted seconds of it and of dense */
+		CpuLayer cl;
+		layer_choice(cg, k, &cl);
+		putf(&t, "\t%s\t%.6g\t%.6g\n", cl.choice ? cl.choice : "-", cl.predicted_s, cl.dense_s);
 	}
 	free(seen);
 	if (t.failed) {
@@ -469,7 +497,12 @@ int cpu_fill_report(Cg *cg, const int *shared_with, int n_functions, CpuReport *
 		l->weight_bytes = node_data_bytes(cg, k, seen);
 		l->flops = cpu_node_flops(g->nodes[k]);
 		l->shared_with = shared_with[k];
+		layer_choice(cg, k, l);
 	}
+	const CpuCostModel *cm = cpu_cost_model(cg);
+	snprintf(r->cost_model, sizeof r->cost_model, "%s", cm->source);
+	r->cost_threads = cm->threads;
+	r->vlen = cg->vlen;
 	for (int i = 0; i < cg->n_data; i++)
 		if (used[i])
 			r->weight_bytes += (int64_t)cg->data[i].size;

@@ -107,6 +107,7 @@ static const EmitFn emitters[OP_COUNT] = {
 	[OP_Resize] = emit_resize,
 	[OP_FusedConv] = emit_conv,
 	[OP_FusedGemm] = emit_gemm,
+	[OP_TasdActivation] = emit_tasd_activation,
 };
 
 EmitFn cpu_emitter(Op op) { return emitters[op]; }

@@ -249,6 +249,7 @@ int emit_shape_op(Cg *cg, const Node *n, NodeCode *code);
 int emit_slice(Cg *cg, const Node *n, NodeCode *code);
 int emit_softmax(Cg *cg, const Node *n, NodeCode *code);
 int emit_split(Cg *cg, const Node *n, NodeCode *code);
+int emit_tasd_activation(Cg *cg, const Node *n, NodeCode *code);
 int emit_tile(Cg *cg, const Node *n, NodeCode *code);
 int emit_transpose(Cg *cg, const Node *n, NodeCode *code);
 int emit_where(Cg *cg, const Node *n, NodeCode *code);

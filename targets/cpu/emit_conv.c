@@ -12,6 +12,7 @@
  *     whole plane for small "same" maps), every tap a broadcast weight times a (strided) row
  *     of the input, edge lanes masked at compile time. */
 #include "gemm.h"
+#include "sparse.h"
 
 #include <string.h>
 
@@ -340,6 +341,65 @@ static int emit_transposed(Cg *cg, const Node *n, const Window *w, const Activat
 	return gemm_emit(cg, &s, code);
 }
 
+/* ---------------------------------------------------------------- sparse weights */
+
+/* The kernel chosen for a constant float weight (rows = output channels, columns = the im2col
+ * index c*K + t of its group): the dense one, or spmm.c's over the non-zeros that Value.data
+ * actually holds (a pruned model arrives with any encoding, or none), by cpu_choose_kernel
+ * (cost model and --kernels; it notes the choice). Builds `a` when the weight is a candidate
+ * (the caller frees it). */
+static CpuKernelKind choose(Cg *cg, const Node *n, int64_t g, int64_t mg, int64_t osz, int64_t k, bool im2col, SpRows *a,
+			    int *block_r, double *dense_s)
+{
+	const Value *x = n->in[0], *wt = n->in[1];
+	*a = (SpRows){0};
+	*block_r = 1;
+	ProductShape ps = {.m = mg, .n = osz, .k = k, .batch = x->shape.dim[0] * g, .nnz = mg * k, .block_r = 1, .im2col = im2col};
+	*dense_s = cpu_cost_seconds(cg, CK_DENSE, &ps);
+	if (cg->opt->kernels == CPU_KERNELS_DENSE || wt->data == NULL || !dtype_is_float(wt->dtype) || mg * g == 0 || k == 0 ||
+	    sprows_build(wt->data, mg * g, k, k, 1, a) < 0) {
+		if (wt->data != NULL)
+			cpu_note_choice(cg, n, CK_DENSE, *dense_s, *dense_s);
+		return CK_DENSE;
+	}
+	ps.nnz = a->nnz / g;
+	*block_r = spmm_block_rows(a, mg);
+	ps.block_r = *block_r;
+	unsigned can = 1u << CK_SPARSE_ROWS;
+	if (*block_r > 1)
+		can |= 1u << CK_SPARSE_BLOCKS;
+	return cpu_choose_kernel(cg, n, &ps, can);
+}
+
+/* Would the weight run on a sparse kernel? (The transposed dense product is skipped then.) */
+static bool sparse_wanted(Cg *cg, const Node *n, int64_t g, int64_t mg, int64_t osz, int64_t k, bool im2col)
+{
+	SpRows a;
+	int r;
+	double dense_s;
+	CpuKernelKind kind = choose(cg, n, g, mg, osz, k, im2col, &a, &r, &dense_s);
+	sprows_free(&a);
+	return kind != CK_DENSE;
+}
+
+/* 0: the sparse task is built; 1: use the dense kernel. */
+static int emit_sparse(Cg *cg, const Node *n, const GemmSpec *s, bool pointwise, NodeCode *code)
+{
+	SpRows a;
+	int r;
+	double dense_s;
+	/* a stride-1 kernel reads a padded copy of the input, not an im2col panel (spmm.c) */
+	bool im2col = !pointwise && !spmm_conv_padded(&s->im2col.win);
+	CpuKernelKind kind = choose(cg, n, s->bdim[1], s->m, s->n, s->k, im2col, &a, &r, &dense_s);
+	int rc = 1;
+	if (kind != CK_DENSE)
+		rc = spmm_emit(cg, s, &a, kind, r, code);
+	sprows_free(&a);
+	if (rc == 1 && kind != CK_DENSE) /* the sparse kernel cannot tile it */
+		cpu_note_choice(cg, n, CK_DENSE, dense_s, dense_s);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- entry */
 
 int emit_conv(Cg *cg, const Node *n, NodeCode *code)
@@ -370,7 +430,8 @@ int emit_conv(Cg *cg, const Node *n, NodeCode *code)
 	s.m = mg;
 	s.n = osz;
 	s.k = cgp * ksz;
-	if (transposed_pays(cg, g, wt, mg, osz, ksz))
+	if (transposed_pays(cg, g, wt, mg, osz, ksz) &&
+	    !sparse_wanted(cg, n, g, mg, osz, cgp * ksz, !pointwise && !spmm_conv_padded(&w)))
 		return emit_transposed(cg, n, &w, act, code);
 	s.nbd = 2;
 	s.bdim[0] = nimg;
@@ -412,5 +473,10 @@ int emit_conv(Cg *cg, const Node *n, NodeCode *code)
 		ad->bs[1] = mg * osz;
 	}
 	s.act = *act;
+	if (wt->data != NULL) {
+		int rc = emit_sparse(cg, n, &s, pointwise, code);
+		if (rc <= 0)
+			return rc;
+	}
 	return gemm_emit(cg, &s, code);
 }

@@ -19,7 +19,8 @@
  *     element loop the vectoriser widens (broadcast, gather).
  * A node with several nests (Concat: one per input; Split: one per output) runs them in one task
  * over the concatenation of their iteration spaces, so all their rows spread over the threads.
- * Linear and cubic Resize interpolate separably (see emit_interp).
+ * Linear and cubic Resize interpolate separably (see emit_interp). Pad's and Resize's per-axis
+ * arithmetic (pad_source, resize_taps in compiler/infer_movement.c) is the interpreter's.
  *
  * Elements are moved as float or i64 (the compute class): only bits move, never values.
  *
@@ -28,7 +29,6 @@
  * (never a read outside the data). */
 #include "cpu.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -521,16 +521,57 @@ static int check_class(Cg *cg, const Node *n, const Value *a, const Value *b)
 }
 
 /* The node's inputs as Tensor views (data NULL where not constant), for the parameter resolvers
- * shared with inference and the interpreter. */
-static void input_views(const Node *n, Tensor *view, const Tensor **ptr, int cap)
+ * shared with inference and the interpreter (slice_params, pad_params, resize_params). */
+typedef struct Views {
+	Tensor view[5];
+	const Tensor *in[5];
+} Views;
+
+static const Tensor *const *views_of(const Node *n, Views *v)
 {
-	for (int i = 0; i < cap; i++) {
-		ptr[i] = NULL;
+	for (int i = 0; i < 5; i++) {
+		v->in[i] = NULL;
 		if (i < n->n_in && n->in[i]) {
-			view[i] = value_tensor(n->in[i]);
-			ptr[i] = &view[i];
+			v->view[i] = value_tensor(n->in[i]);
+			v->in[i] = &v->view[i];
 		}
 	}
+	return v->in;
+}
+
+/* rc is what such a resolver returned: the parameters must be constant here (`need` names the
+ * inputs that give them) and agree with the output; 0, or -1 with a message. */
+static int params_ok(Cg *cg, const Node *n, int rc, const Shape *out, const char *need, const char *what)
+{
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return node_error(cg->d, n, "the cpu target needs constant %s", need);
+	if (!shape_equal(out, &n->out[0]->shape) || check_class(cg, n, n->in[0], n->out[0]) < 0)
+		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "%s disagree with the output shape", what);
+	return 0;
+}
+
+/* One copy nest from input 0 to output 0, with the strides of both: what the ops that move one
+ * tensor into another start from. */
+typedef struct Copy {
+	Move m;
+	Nest N;
+	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
+} Copy;
+
+static void copy_init(Copy *c, Cg *cg, const Node *n)
+{
+	strides_of(&n->in[0]->shape, c->xs);
+	strides_of(&n->out[0]->shape, c->ys);
+	move_init(&c->m, cg, n, n->out[0]->dtype);
+	nest_init(&c->N, n->in[0], n->out[0]);
+}
+
+static int copy_emit(Copy *c, int rank, NodeCode *code)
+{
+	c->N.rank = rank;
+	return emit_nests(&c->m, &c->N, 1, code);
 }
 
 int emit_transpose(Cg *cg, const Node *n, NodeCode *code)
@@ -542,21 +583,15 @@ int emit_transpose(Cg *cg, const Node *n, NodeCode *code)
 		return -1;
 	if (perm->n != 0 && perm->n != r)
 		return node_error(cg->d, n, "perm has %d entries for an input of rank %d", perm->n, r);
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
-	Nest N;
-	nest_init(&N, x, y);
+	Copy c;
+	copy_init(&c, cg, n);
 	for (int i = 0; i < r; i++) {
 		int64_t p = perm->n ? perm->v[i] : r - 1 - i;
 		if (p < 0 || p >= r || x->shape.dim[p] != y->shape.dim[i])
 			return node_error(cg->d, n, "perm disagrees with the input and output shapes");
-		N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = xs[p], .dst = ys[i]};
+		c.N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = c.xs[p], .dst = c.ys[i]};
 	}
-	N.rank = r;
-	return emit_nests(&m, &N, 1, code);
+	return copy_emit(&c, r, code);
 }
 
 /* Concat (to_many false: every input into its part of the output) and Split (true: every
@@ -615,31 +650,19 @@ int emit_split(Cg *cg, const Node *n, NodeCode *code) { return emit_parts(cg, n,
 int emit_slice(Cg *cg, const Node *n, NodeCode *code)
 {
 	const Value *x = n->in[0], *y = n->out[0];
-	Tensor view[5];
-	const Tensor *in[5];
-	input_views(n, view, in, 5);
+	Views v;
 	SliceParams p;
-	int rc = slice_params(n, &x->shape, in, &p, cg->d);
-	if (rc < 0)
+	if (params_ok(cg, n, slice_params(n, &x->shape, views_of(n, &v), &p, cg->d), &p.out,
+		      "starts, ends, axes and steps", "slice parameters") < 0)
 		return -1;
-	if (rc > 0)
-		return node_error(cg->d, n, "the cpu target needs constant starts, ends, axes and steps");
-	if (!shape_equal(&p.out, &y->shape) || check_class(cg, n, x, y) < 0)
-		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "slice parameters disagree with the output shape");
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
-	Nest N;
-	nest_init(&N, x, y);
+	Copy c;
+	copy_init(&c, cg, n);
 	for (int i = 0; i < x->shape.rank; i++) {
 		/* a negative step walks backwards: offsets stay non-negative since start is in range */
-		N.src_base += y->shape.dim[i] ? p.start[i] * xs[i] : 0;
-		N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = p.step[i] * xs[i], .dst = ys[i]};
+		c.N.src_base += y->shape.dim[i] ? p.start[i] * c.xs[i] : 0;
+		c.N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = p.step[i] * c.xs[i], .dst = c.ys[i]};
 	}
-	N.rank = x->shape.rank;
-	return emit_nests(&m, &N, 1, code);
+	return copy_emit(&c, x->shape.rank, code);
 }
 
 int emit_gather(Cg *cg, const Node *n, NodeCode *code)
@@ -698,25 +721,19 @@ int emit_expand(Cg *cg, const Node *n, NodeCode *code)
 	int lead = y->shape.rank - x->shape.rank;
 	if (lead < 0 || check_class(cg, n, x, y) < 0)
 		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "output rank is below the input rank");
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
-	Nest N;
-	nest_init(&N, x, y);
+	Copy c;
+	copy_init(&c, cg, n);
 	for (int i = 0; i < y->shape.rank; i++) {
 		int k = i - lead;
 		int64_t s = 0;
 		if (k >= 0 && x->shape.dim[k] == y->shape.dim[i])
-			s = xs[k];
+			s = c.xs[k];
 		else if (k >= 0 && x->shape.dim[k] != 1)
 			return node_error(cg->d, n, "input dim %d (%lld) does not broadcast to %lld", k,
 					  (long long)x->shape.dim[k], (long long)y->shape.dim[i]);
-		N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = s, .dst = ys[i]};
+		c.N.ax[i] = (Axis){.dim = y->shape.dim[i], .src = s, .dst = c.ys[i]};
 	}
-	N.rank = y->shape.rank;
-	return emit_nests(&m, &N, 1, code);
+	return copy_emit(&c, y->shape.rank, code);
 }
 
 /* Output axis k of size r_k * d_k is read as two axes [r_k, d_k], the first with source stride
@@ -727,13 +744,8 @@ int emit_tile(Cg *cg, const Node *n, NodeCode *code)
 	int r = x->shape.rank;
 	if (y->shape.rank != r || check_class(cg, n, x, y) < 0)
 		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "output rank differs from the input rank");
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
-	Nest N;
-	nest_init(&N, x, y);
+	Copy c;
+	copy_init(&c, cg, n);
 	for (int i = 0; i < r; i++) {
 		int64_t d = x->shape.dim[i];
 		if (d == 0) {
@@ -744,89 +756,45 @@ int emit_tile(Cg *cg, const Node *n, NodeCode *code)
 		}
 		if (y->shape.dim[i] % d)
 			return node_error(cg->d, n, "output dim %d is not a multiple of the input's", i);
-		N.ax[2 * i] = (Axis){.dim = y->shape.dim[i] / d, .src = 0, .dst = d * ys[i]};
-		N.ax[2 * i + 1] = (Axis){.dim = d, .src = xs[i], .dst = ys[i]};
+		c.N.ax[2 * i] = (Axis){.dim = y->shape.dim[i] / d, .src = 0, .dst = d * c.ys[i]};
+		c.N.ax[2 * i + 1] = (Axis){.dim = d, .src = c.xs[i], .dst = c.ys[i]};
 	}
-	N.rank = 2 * r;
-	return emit_nests(&m, &N, 1, code);
-}
-
-/* Input coordinate for virtual coordinate v along an axis of size dim, -1 for the constant
- * (as map_coord in targets/ref/pad.c). */
-static int64_t pad_coord(int mode, int64_t v, int64_t dim)
-{
-	if (v >= 0 && v < dim)
-		return v;
-	switch (mode) {
-	case PAD_EDGE:
-		return v < 0 ? 0 : dim - 1;
-	case PAD_WRAP: {
-		int64_t k = v % dim;
-		return k < 0 ? k + dim : k;
-	}
-	case PAD_REFLECT: {
-		if (dim == 1)
-			return 0;
-		int64_t period = 2 * (dim - 1), k = v % period;
-		if (k < 0)
-			k += period;
-		return k < dim ? k : period - k;
-	}
-	default:
-		return -1;
-	}
+	return copy_emit(&c, 2 * r, code);
 }
 
 int emit_pad(Cg *cg, const Node *n, NodeCode *code)
 {
 	const Value *x = n->in[0], *y = n->out[0];
-	Tensor view[4];
-	const Tensor *in[4];
-	input_views(n, view, in, 4);
+	Views v;
 	PadParams p;
-	int rc = pad_params(n, &x->shape, in, &p, cg->d);
-	if (rc < 0)
+	if (params_ok(cg, n, pad_params(n, &x->shape, views_of(n, &v), &p, cg->d), &p.out, "pads and axes", "pads") < 0)
 		return -1;
-	if (rc > 0)
-		return node_error(cg->d, n, "the cpu target needs constant pads and axes");
-	if (!shape_equal(&p.out, &y->shape) || check_class(cg, n, x, y) < 0)
-		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "pads disagree with the output shape");
-	int r = x->shape.rank, mode = n->attr.pad.mode;
-	for (int a = 0; a < r; a++)
-		if (x->shape.dim[a] == 0 && y->shape.dim[a] > 0 && mode != PAD_CONSTANT)
-			return node_error(cg->d, n, "cannot pad the empty axis %d in this mode", a);
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
+	Copy c;
+	copy_init(&c, cg, n);
 	const Value *cv = n->n_in > 2 ? n->in[2] : NULL;
 	if (cv && shape_numel(&cv->shape) > 0) {
-		if (cv->data)
-			m.fill_imm = dtype_is_float(y->dtype)
-					     ? cg_f32(cg, dtype_is_float(cv->dtype) ? *(const float *)cv->data
-										    : (float)*(const int64_t *)cv->data)
-					     : cg_i64(cg, dtype_is_float(cv->dtype) ? (int64_t)*(const float *)cv->data
-										    : *(const int64_t *)cv->data);
-		else if (dtype_is_float(cv->dtype) == dtype_is_float(y->dtype))
-			m.fill_from = cv;
+		if (cv->data) {
+			const float *f = cv->data;
+			const int64_t *i = cv->data;
+			bool cf = dtype_is_float(cv->dtype);
+			c.m.fill_imm = dtype_is_float(y->dtype) ? cg_f32(cg, cf ? f[0] : (float)i[0])
+								: cg_i64(cg, cf ? (int64_t)f[0] : i[0]);
+		} else if (dtype_is_float(cv->dtype) == dtype_is_float(y->dtype))
+			c.m.fill_from = cv;
 		else
 			return node_error(cg->d, n, "a run-time constant_value must have the data's class");
 	}
-	Nest N;
-	nest_init(&N, x, y);
-	for (int a = 0; a < r; a++) {
-		int64_t *t = move_table(&m, y->shape.dim[a]);
+	for (int a = 0; a < x->shape.rank; a++) {
+		int64_t *t = move_table(&c.m, y->shape.dim[a]);
 		if (t == NULL)
 			return -1;
 		for (int64_t k = 0; k < y->shape.dim[a]; k++) {
-			int64_t c = pad_coord(mode, k - p.begin[a], x->shape.dim[a]);
-			t[k] = c < 0 ? -1 : c * xs[a];
+			int64_t from = pad_source(n, &x->shape, &p, a, k);
+			t[k] = from < 0 ? -1 : from * c.xs[a];
 		}
-		N.ax[a] = (Axis){.dim = y->shape.dim[a], .dst = ys[a], .table = t};
+		c.N.ax[a] = (Axis){.dim = y->shape.dim[a], .dst = c.ys[a], .table = t};
 	}
-	N.rank = r;
-	return emit_nests(&m, &N, 1, code);
+	return copy_emit(&c, x->shape.rank, code);
 }
 
 /* Shape and Size that survived folding: their values are known from the static shape. */
@@ -927,150 +895,6 @@ int emit_range(Cg *cg, const Node *n, NodeCode *code)
 
 /* ---------------------------------------------------------------- Resize */
 
-/* Per output coordinate of one axis: the input indices and weights it reads. The arithmetic is
- * the interpreter's (targets/ref/resize.c, which follows the ONNX reference implementation), done
- * here at compile time; keep the two in step. */
-typedef struct Taps {
-	int count;
-	bool outside; /* tf_crop_and_resize sampled outside the input: extrapolation value */
-	int64_t idx[4];
-	double w[4];
-} Taps;
-
-static double source_coord(const ResizeAttrs *at, double x, double scale, int64_t in, int64_t out_int, double roi0,
-			   double roi1, bool *outside)
-{
-	double in_w = (double)in, out_w = scale * in_w;
-	*outside = false;
-	switch (at->coordinate_transformation_mode) {
-	case COORD_HALF_PIXEL_SYMMETRIC: {
-		double adjustment = (double)out_int / out_w, center = in_w / 2;
-		return center * (1 - adjustment) + (x + 0.5) / scale - 0.5;
-	}
-	case COORD_PYTORCH_HALF_PIXEL:
-		return out_w == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
-	case COORD_ALIGN_CORNERS:
-		return out_w == 1 ? 0 : x * (in_w - 1) / (out_w - 1);
-	case COORD_ASYMMETRIC:
-		return x / scale;
-	case COORD_TF_CROP_AND_RESIZE: {
-		double xo = out_w == 1 ? (roi1 - roi0) * (in_w - 1) / 2 : x * (roi1 - roi0) * (in_w - 1) / (out_w - 1);
-		xo += roi0 * (in_w - 1);
-		*outside = xo < 0 || xo > in_w - 1;
-		return xo;
-	}
-	case COORD_HALF_PIXEL:
-	default:
-		return (x + 0.5) / scale - 0.5;
-	}
-}
-
-static void cubic_coeffs(double r, double a, double *c)
-{
-	double s = 1 - r;
-	c[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
-	c[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
-	c[2] = ((a + 2) * s - (a + 3)) * s * s + 1;
-	c[3] = ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a;
-}
-
-static void make_taps(const ResizeAttrs *at, double xo, int64_t in, Taps *t)
-{
-	if (isnan(xo))
-		xo = 0;
-	if (xo < -4)
-		xo = -4;
-	if (xo > (double)in + 4)
-		xo = (double)in + 4;
-	double fl = floor(xo);
-	if (at->mode == RESIZE_NEAREST) {
-		int64_t k = (int64_t)fl;
-		double ratio = xo - fl;
-		if (ratio != 0) {
-			switch (at->nearest_mode) {
-			case NEAREST_ROUND_PREFER_CEIL: k += ratio >= 0.5; break;
-			case NEAREST_FLOOR: break;
-			case NEAREST_CEIL: k += 1; break;
-			case NEAREST_ROUND_PREFER_FLOOR:
-			default: k += ratio > 0.5; break;
-			}
-		}
-		t->count = 1;
-		t->idx[0] = k < 0 ? 0 : k >= in ? in - 1 : k;
-		t->w[0] = 1;
-		return;
-	}
-	int64_t x0;
-	double ratio;
-	if (xo == fl) {
-		x0 = (int64_t)fl - 1;
-		ratio = 1;
-	} else {
-		x0 = (int64_t)fl;
-		ratio = xo - fl;
-	}
-	if (at->mode == RESIZE_LINEAR) {
-		t->count = 2;
-		t->idx[0] = x0;
-		t->idx[1] = x0 + 1;
-		t->w[0] = 1 - ratio;
-		t->w[1] = ratio;
-	} else {
-		t->count = 4;
-		for (int i = 0; i < 4; i++)
-			t->idx[i] = x0 - 1 + i;
-		cubic_coeffs(ratio, at->cubic_coeff_a, t->w);
-	}
-	if (at->exclude_outside) {
-		double sum = 0;
-		for (int i = 0; i < t->count; i++) {
-			if (t->idx[i] < 0 || t->idx[i] >= in)
-				t->w[i] = 0;
-			sum += t->w[i];
-		}
-		if (sum != 0)
-			for (int i = 0; i < t->count; i++)
-				t->w[i] /= sum;
-	}
-	int k = 0;
-	for (int i = 0; i < t->count; i++) {
-		if (t->w[i] == 0 && !(k == 0 && i == t->count - 1))
-			continue;
-		t->idx[k] = t->idx[i] < 0 ? 0 : t->idx[i] >= in ? in - 1 : t->idx[i];
-		t->w[k] = t->w[i];
-		k++;
-	}
-	t->count = k;
-}
-
-/* The range an integer output of linear/cubic saturates to (as to_int in the interpreter). */
-static void int_range(DType t, double *lo, double *hi)
-{
-	*lo = -9.2e18;
-	*hi = 9.2e18;
-	switch (t) {
-	case DT_I8: *lo = -128; *hi = 127; break;
-	case DT_U8: *lo = 0; *hi = 255; break;
-	case DT_I16: *lo = -32768; *hi = 32767; break;
-	case DT_U16: *lo = 0; *hi = 65535; break;
-	case DT_I32: *lo = -2147483648.0; *hi = 2147483647.0; break;
-	case DT_U32: *lo = 0; *hi = 4294967295.0; break;
-	case DT_U64: *lo = 0; break;
-	case DT_BOOL: *lo = 0; *hi = 1; break;
-	default: break;
-	}
-}
-
-static int64_t resize_to_int(DType t, double v)
-{
-	double lo, hi;
-	int_range(t, &lo, &hi);
-	if (isnan(v))
-		return 0;
-	v = round(v);
-	return (int64_t)(v < lo ? lo : v > hi ? hi : v);
-}
-
 /* Linear and cubic: an output element is the sum, over the product of its axes' taps, of the
  * product of the tap weights times the input element. Interpolation is separable, so it is done
  * per output row (all axes but the last; rows are the parallel iterations): the row's outer taps
@@ -1090,7 +914,7 @@ typedef struct Interp {
 	LLVMValueRef out[NNZC_MAX_RANK]; /* i64 [out_dim] 0/1, NULL if never outside */
 } Interp;
 
-static int emit_interp(Cg *cg, const Node *n, Taps *const *taps, NodeCode *code)
+static int emit_interp(Cg *cg, const Node *n, ResizeTaps *const *taps, NodeCode *code)
 {
 	const Value *x = n->in[0], *y = n->out[0];
 	const ResizeAttrs *at = &n->attr.resize;
@@ -1119,7 +943,7 @@ static int emit_interp(Cg *cg, const Node *n, Taps *const *taps, NodeCode *code)
 			return node_error(cg->d, n, "out of memory");
 		}
 		for (int64_t k = 0; k < od; k++) {
-			const Taps *t = &taps[a][k];
+			const ResizeTaps *t = &taps[a][k];
 			flag[k] = t->outside;
 			for (int j = 0; j < ip.T[a]; j++) {
 				bool real = j < t->count; /* padding taps: weight 0 on a valid index */
@@ -1143,7 +967,7 @@ static int emit_interp(Cg *cg, const Node *n, Taps *const *taps, NodeCode *code)
 	for (int a = 0; a < r - 1; a++)
 		rows *= y->shape.dim[a];
 	double lo_i, hi_i;
-	int_range(y->dtype, &lo_i, &hi_i);
+	resize_int_range(y->dtype, &lo_i, &hi_i);
 	LLVMValueRef extrap = fl ? cg_f32(cg, at->extrapolation_value)
 				 : cg_i64(cg, resize_to_int(y->dtype, at->extrapolation_value));
 
@@ -1289,67 +1113,44 @@ int emit_resize(Cg *cg, const Node *n, NodeCode *code)
 {
 	const Value *x = n->in[0], *y = n->out[0];
 	const ResizeAttrs *at = &n->attr.resize;
-	Tensor view[4];
-	const Tensor *in[4];
-	input_views(n, view, in, 4);
+	Views v;
 	ResizeParams p;
-	int rc = resize_params(n, &x->shape, in, &p, cg->d);
-	if (rc < 0)
+	if (params_ok(cg, n, resize_params(n, &x->shape, views_of(n, &v), &p, cg->d), &p.out,
+		      "roi, scales and sizes", "scales or sizes") < 0)
 		return -1;
-	if (rc > 0)
-		return node_error(cg->d, n, "the cpu target needs constant roi, scales and sizes");
-	if (!shape_equal(&p.out, &y->shape) || check_class(cg, n, x, y) < 0)
-		return diag_failed(cg->d) ? -1 : node_error(cg->d, n, "scales or sizes disagree with the output shape");
 	int r = x->shape.rank;
 	code->n_tasks = 0;
 	if (shape_numel(&y->shape) == 0)
 		return 0;
-	int64_t ntaps = 0;
-	for (int a = 0; a < r; a++)
-		ntaps += y->shape.dim[a];
-	Taps *table = malloc((size_t)(ntaps ? ntaps : 1) * sizeof *table);
+	ResizeTaps *taps[NNZC_MAX_RANK];
+	ResizeTaps *table = resize_taps(n, &x->shape, &p, taps);
 	if (table == NULL)
 		return node_error(cg->d, n, "out of memory");
-	Taps *taps[NNZC_MAX_RANK];
 	bool single = true; /* every coordinate reads one input element: a gather */
-	for (int a = 0, k0 = 0; a < r; k0 += (int)y->shape.dim[a], a++) {
-		taps[a] = table + k0;
-		for (int64_t k = 0; k < y->shape.dim[a]; k++) {
-			bool outside;
-			double xo = source_coord(at, (double)k, p.scale[a], x->shape.dim[a], y->shape.dim[a], p.roi_start[a],
-						 p.roi_end[a], &outside);
-			make_taps(at, xo, x->shape.dim[a], &taps[a][k]);
-			taps[a][k].outside = outside;
+	for (int a = 0; a < r; a++)
+		for (int64_t k = 0; k < y->shape.dim[a]; k++)
 			single &= taps[a][k].count == 1 && taps[a][k].w[0] == 1;
-		}
-	}
 	if (!single) {
-		rc = emit_interp(cg, n, taps, code);
+		int rc = emit_interp(cg, n, taps, code);
 		free(table);
 		return rc;
 	}
 	/* nearest (or an interpolation that lands on input points): a copy nest through tables */
-	int64_t xs[NNZC_MAX_RANK], ys[NNZC_MAX_RANK];
-	strides_of(&x->shape, xs);
-	strides_of(&y->shape, ys);
-	Move m;
-	move_init(&m, cg, n, y->dtype);
-	m.fill_imm = dtype_is_float(y->dtype) ? cg_f32(cg, at->extrapolation_value)
-					      : cg_i64(cg, resize_to_int(y->dtype, at->extrapolation_value));
-	Nest N;
-	nest_init(&N, x, y);
-	rc = 0;
+	Copy c;
+	copy_init(&c, cg, n);
+	c.m.fill_imm = dtype_is_float(y->dtype) ? cg_f32(cg, at->extrapolation_value)
+						: cg_i64(cg, resize_to_int(y->dtype, at->extrapolation_value));
+	int rc = 0;
 	for (int a = 0; a < r && rc == 0; a++) {
-		int64_t *t = move_table(&m, y->shape.dim[a]);
+		int64_t *t = move_table(&c.m, y->shape.dim[a]);
 		if (t == NULL) {
 			rc = -1;
 			break;
 		}
 		for (int64_t k = 0; k < y->shape.dim[a]; k++)
-			t[k] = taps[a][k].outside ? -1 : taps[a][k].idx[0] * xs[a];
-		N.ax[a] = (Axis){.dim = y->shape.dim[a], .dst = ys[a], .table = t};
+			t[k] = taps[a][k].outside ? -1 : taps[a][k].idx[0] * c.xs[a];
+		c.N.ax[a] = (Axis){.dim = y->shape.dim[a], .dst = c.ys[a], .table = t};
 	}
-	N.rank = r;
 	free(table);
-	return rc < 0 ? -1 : emit_nests(&m, &N, 1, code);
+	return rc < 0 ? -1 : copy_emit(&c, r, code);
 }

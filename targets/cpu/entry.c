@@ -4,7 +4,7 @@
  * held in its compute class; the workspace, weights and input/output queries; and, with
  * --weights-file, PREFIX_set_weights, which checks the caller's weights before any run uses them.
  * PREFIX_strerror names the status codes. */
-#include "cpu.h"
+#include "sparse.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -202,6 +202,38 @@ static void check_or_return(Cg *cg, LLVMValueRef fn, LLVMValueRef cond, int stat
 	LLVMPositionBuilderAtEnd(cg->b, ok);
 }
 
+/* ---------------------------------------------------------------- per-layer timing (CpuOptions.profile) */
+
+static LLVMValueRef clock_ns(Cg *cg) { return cg_call_extern(cg, "nnzrt_clock_ns", cg->t_i64, NULL, 0, NULL); }
+
+/* The array of a profiled run's per-node nanoseconds, and `const int64_t *PREFIX_layer_ns(void)`
+ * that hands it out (not reentrant: profiled code is for measurements). */
+static LLVMValueRef profile_global(Cg *cg, const char *prefix)
+{
+	char name[160];
+	snprintf(name, sizeof name, "%s.layer_ns", prefix);
+	LLVMTypeRef t = LLVMArrayType2(cg->t_i64, (uint64_t)cg->g->n_nodes + 1);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, t, name);
+	LLVMSetInitializer(gv, LLVMConstNull(t));
+	LLVMSetLinkage(gv, LLVMInternalLinkage);
+	LLVMSetAlignment(gv, 64);
+	LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+	add_function(cg, prefix, "layer_ns", cg->t_ptr, NULL, 0);
+	LLVMBuildRet(cg->b, gv);
+	LLVMPositionBuilderAtEnd(cg->b, here);
+	return gv;
+}
+
+/* layer_ns[k] += now - *last; *last = now */
+static void profile_add(Cg *cg, LLVMValueRef layer_ns, LLVMValueRef last, int k)
+{
+	LLVMValueRef now = clock_ns(cg);
+	LLVMValueRef dt = LLVMBuildSub(cg->b, now, LLVMBuildLoad2(cg->b, cg->t_i64, last, ""), "");
+	LLVMValueRef at = cg_gep(cg, cg->t_i64, layer_ns, cg_i64(cg, k));
+	LLVMBuildStore(cg->b, LLVMBuildAdd(cg->b, LLVMBuildLoad2(cg->b, cg->t_i64, at, ""), dt, ""), at);
+	LLVMBuildStore(cg->b, now, last);
+}
+
 /* int PREFIX_run_with(const void *const *inputs, void *const *outputs, void *workspace, int threads) */
 static LLVMValueRef emit_run_with(Cg *cg, const char *prefix, LLVMValueRef *conv, const int64_t *conv_n,
 				  const NodeCode *codes)
@@ -255,6 +287,15 @@ static LLVMValueRef emit_run_with(Cg *cg, const char *prefix, LLVMValueRef *conv
 	}
 	LLVMTypeRef pool_param = cg->t_i32;
 	LLVMValueRef pool = cg_call_extern(cg, "nnzrt_shared_pool", cg->t_ptr, &pool_param, 1, &threads);
+	/* --per-layer builds: the nanoseconds of every node's calls (conversions in the last slot),
+	 * zeroed at the start of a run; the default build has none of this */
+	LLVMValueRef layer_ns = NULL, last = NULL;
+	if (cg->opt->profile) {
+		layer_ns = profile_global(cg, prefix);
+		LLVMBuildMemSet(cg->b, layer_ns, LLVMConstInt(cg->t_i8, 0, 0), cg_i64(cg, 8 * ((int64_t)g->n_nodes + 1)), 8);
+		last = cg_var(cg, cg->t_i64, NULL, "t");
+		LLVMBuildStore(cg->b, clock_ns(cg), last);
+	}
 	LLVMTypeRef pf_params[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
 	/* calls: inputs held in another layout than the compute class, the nodes, the outputs */
 	int n_calls = 0, cap = g->n_inputs + g->n_outputs + 1;
@@ -293,6 +334,9 @@ static LLVMValueRef emit_run_with(Cg *cg, const char *prefix, LLVMValueRef *conv
 		}
 		LLVMValueRef call_args[4] = {pool, cg_i64(cg, iters[c]), fns[c], base};
 		task->call = cg_call_extern(cg, "nnzrt_parallel_for", cg->t_void, pf_params, 4, call_args);
+		/* one clock reading after a node's last call: it ends this node and starts the next */
+		if (layer_ns && (c + 1 == n_calls || find_task(cg, fns[c + 1])->node != task->node))
+			profile_add(cg, layer_ns, last, task->node < g->n_nodes ? task->node : g->n_nodes);
 	}
 	free(fns);
 	free(iters);
@@ -385,6 +429,9 @@ int cpu_emit_entry_points(Cg *cg, const NodeCode *codes)
 	const Graph *g = cg->g;
 	char prefix[128];
 	cpu_prefix(cg->opt, prefix, sizeof prefix);
+	/* a bad --cost-model fails the compilation even if no emitter asked for a cost */
+	if (cpu_cost_model_check(cg) < 0)
+		return -1;
 	/* the boundary conversions' tasks: inputs in graph order, then outputs */
 	size_t n_io = (size_t)(g->n_inputs + g->n_outputs) + 1;
 	LLVMValueRef *conv = arena_alloc(g->arena, n_io * sizeof *conv);

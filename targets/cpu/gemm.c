@@ -640,6 +640,9 @@ static void pack_im2col_columns(GemmCtx *x)
 	cg_for_end(cg, &lk);
 }
 
+void gemm_pack_im2col(GemmCtx *x) { pack_im2col(x); }
+void gemm_pack_gather(GemmCtx *x) { pack_gather(x); }
+
 /* One k-block of the current iteration: pack if needed, then every micro-tile. */
 static void k_block(GemmCtx *x)
 {

@@ -168,4 +168,14 @@ typedef struct Micro {
  * current k-block, accumulators in registers, epilogue applied and stored. */
 void gemm_micro(GemmCtx *x, const Micro *mt, LLVMValueRef m0, LLVMValueRef n0);
 
+/* For the sparse kernels (spmm.c), which tile like gemm.c and share its panels and epilogue.
+ * gemm_pack_im2col: the im2col panel of x->ptile's p->rows output rows (p->vlen, p->panel_ld)
+ * for rows [k0, k0 + klen) (whole channels) of x->img + x->img_off, into x->panel;
+ * gemm_pack_gather: B rows [k0, k0 + klen) of the tile [n_lo, n_lo + width) into x->panel
+ * (p->panel_ld, zeros up to p->tw rounded to vectors); gemm_epilogue: alpha, the addends at C's
+ * element (row, col...) and the activation on an accumulator vector (x->add, x->add_off). */
+void gemm_pack_im2col(GemmCtx *x);
+void gemm_pack_gather(GemmCtx *x);
+LLVMValueRef gemm_epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLVMValueRef col, uint64_t bits);
+
 #endif

@@ -21,6 +21,7 @@ struct CpuModel {
 	RunWithFn run_with;
 	void *workspace;
 	const Graph *g;
+	const int64_t *layer_ns; /* CpuOptions.profile: the run's per-node nanoseconds */
 };
 
 /* libnnzrt.a next to the running nnzc: BIN/../lib (build tree and install prefix alike), unless
@@ -121,6 +122,15 @@ CpuModel *cpu_load(const Graph *g, const CpuOptions *opt, Diag *d)
 		diag_error(d, "the compiled model lacks its entry points");
 		goto fail;
 	}
+	if (opt->profile) {
+		typedef const int64_t *(*LayerNsFn)(void);
+		LayerNsFn layer_ns = (LayerNsFn)(uintptr_t)dlsym(m->dl, "nnzc_model_layer_ns");
+		if (layer_ns == NULL) {
+			diag_error(d, "the compiled model lacks its per-layer timing");
+			goto fail;
+		}
+		m->layer_ns = layer_ns();
+	}
 	int64_t bytes = size();
 	m->workspace = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64 + 64));
 	if (m->workspace == NULL) {
@@ -199,6 +209,8 @@ out:
 			tensor_free(&outputs[i]);
 	return rc;
 }
+
+const int64_t *cpu_model_layer_ns(const CpuModel *m) { return m->layer_ns; }
 
 void cpu_model_free(CpuModel *m)
 {

@@ -268,6 +268,11 @@ static LLVMValueRef epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLV
 	return cg_round_dtype(cg, s->c->dtype, vk_act(cg, &s->act, val));
 }
 
+LLVMValueRef gemm_epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLVMValueRef col, uint64_t bits)
+{
+	return epilogue(x, val, row, col, bits);
+}
+
 /* rows[0..n) (n vectors of n lanes, n a power of two) transposed in place: log2(n) rounds that
  * swap the off-diagonal blocks of every 2s x 2s block, each a pair of two-input shuffles */
 static void transpose(Cg *cg, LLVMValueRef *rows, int n)

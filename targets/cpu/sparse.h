@@ -53,4 +53,91 @@ double cpu_cost_seconds(const Cg *cg, CpuKernelKind kind, const ProductShape *p)
 /* The choice an emitter made for the current node (reports and `nnzc info`). */
 void cpu_note_choice(Cg *cg, const Node *n, CpuKernelKind kind, double predicted_s, double dense_s);
 
+/* The rule every emitter with a constant float weight product follows, in one place: `can_run`
+ * holds bit (1u << kind) for every sparse kind the emitter has for this product (the dense
+ * kernel is always possible). --kernels dense: CK_DENSE; sparse: the cheapest sparse kind that
+ * can run (CpuOptions.sparse_kind restricts it to one), dense if none; auto: the cheapest of
+ * all. Notes the choice (cpu_note_choice) and returns it. */
+CpuKernelKind cpu_choose_kernel(Cg *cg, const Node *n, const ProductShape *p, unsigned can_run);
+
+/* The product a weight-product node computes in the sense of ProductShape (Conv and FusedConv
+ * but depthwise, Gemm and FusedGemm, MatMul with a 2-D constant B), nnz counted from the weight's
+ * values; false for any other node. For reports of layers no emitter noted, and calibration. */
+bool cpu_node_product(const Node *n, ProductShape *p);
+
+/* ---------------------------------------------------------------- cost.c: the model's constants
+ *
+ * A kernel kind's predicted seconds are sum_t coef[kind][t] * term_t(product), the terms below;
+ * each kind uses the terms of cost_term_used. Constants come from a calibration file
+ * (docs/performance.md has the format) or from the defaults in cost.c. */
+typedef enum CostTerm {
+	CT_FIXED,   /* 1 per product node: calls, thread hand-off */
+	CT_MAC,     /* batch * m * n * k: dense multiply-adds */
+	CT_NNZ,     /* batch * nnz * n: sparse multiply-adds (a non-zero times a column) */
+	CT_OUT,     /* batch * m * n: output elements (epilogue, stores) */
+	CT_IM2COL,  /* batch * k * n when the input is expanded (im2col), else 0 */
+	CT_ROW,     /* batch * m: per-row overhead of the sparse kernels */
+	CT_WEIGHTS, /* batch * m * k: weight elements a dense kernel streams (a layer at batch 1 whose
+		     * weights come from memory: Gemm with one row, the last convolutions) */
+	CT_NONZEROS, /* batch * nnz: non-zeros (values, indices or code) a sparse kernel streams */
+	CT_COUNT
+} CostTerm;
+extern const char *const cpu_cost_term_name[CT_COUNT];
+bool cpu_cost_term_used(CpuKernelKind kind, CostTerm t);
+void cpu_cost_terms(const ProductShape *p, double terms[CT_COUNT]);
+
+typedef struct CpuCostModel {
+	char source[600];       /* "defaults", or the file's base name and hash: "cost-znver5.txt fnv1a64:..." */
+	char cpu[64];           /* LLVM CPU name it was calibrated on */
+	uint64_t features;      /* hash of the LLVM feature string (cpu_cost_features_hash) */
+	int vlen, threads;      /* float lanes and threads of the calibration */
+	bool have[CK_COUNT];    /* kinds the file calibrates; the others take the defaults */
+	double coef[CK_COUNT][CT_COUNT]; /* seconds per unit of each term */
+} CpuCostModel;
+
+uint64_t cpu_cost_features_hash(const char *features);
+/* Parse a cost file's text; -1 with "NAME:LINE: ..." on any defect. */
+int cpu_cost_parse(const char *name, const char *text, size_t len, CpuCostModel *m, Diag *d);
+/* Write m in the format cpu_cost_parse reads (the kinds of m->have). */
+int cpu_cost_write(const CpuCostModel *m, FILE *f);
+/* Least squares on relative errors for one kind: coef (its unused terms 0, none negative) from n
+ * samples of terms and measured seconds. Returns the RMS relative error, < 0 with fewer usable
+ * samples than terms. */
+double cpu_cost_fit(CpuKernelKind kind, const double (*terms)[CT_COUNT], const double *seconds, int n,
+		    double coef[CT_COUNT]);
+/* The model this compilation uses (the cached file, or the defaults; never NULL). */
+const CpuCostModel *cpu_cost_model(const Cg *cg);
+/* Load the model the options name and report a bad file (-1): the entry point calls it, so that a
+ * bad --cost-model fails the compilation even when no emitter asked for a cost. */
+int cpu_cost_model_check(Cg *cg);
+
+/* ---------------------------------------------------------------- spmm.c */
+
+struct GemmSpec;
+/* Rows per register block of CK_SPARSE_BLOCKS for A (rows = blocks of m rows each): the largest
+ * of 8, 4, 2 that divides m and whose groups of consecutive rows (within each block) share one
+ * column set, else 1. */
+int spmm_block_rows(const SpRows *a, int64_t m);
+/* The product of gemm.h's spec `s` with A's non-zeros `a` instead of s->a, by kind
+ * CK_SPARSE_ROWS or CK_SPARSE_BLOCKS (block_r rows at a time, from spmm_block_rows). `a` holds
+ * every batch block of A stacked (rows = blocks x s->m): the block of a product is
+ * sum(digit_d * a_bs[d]) / (m * k), so each a_bs[d] must be a multiple of m * k. B: GB_DIRECT,
+ * GB_GATHER or GB_IM2COL; C normal or c_trans; the epilogue as gemm.c's. Returns 0 when the task
+ * is built, 1 when this kernel cannot run the product (nothing emitted: use gemm_emit), -1 on
+ * error (reported). */
+int spmm_emit(Cg *cg, const struct GemmSpec *s, const SpRows *a, CpuKernelKind kind, int block_r, NodeCode *code);
+/* Whether spmm_emit runs a GB_IM2COL convolution of window w over a zero-padded copy of its
+ * input instead of im2col panels (stride 1, dilation 1, 1-D/2-D): its packing is then about
+ * one copy of the input, not k x n (ProductShape.im2col false). */
+bool spmm_conv_padded(const Window *w);
+
+/* ---------------------------------------------------------------- sparse_gemm.c */
+
+/* CK_SPARSE_LANES for gemm.h's spec `s` whose B is a constant weight, `w` = B^T (rows = the n
+ * output features, cols = k): output features across the vector lanes, X's elements gathered.
+ * Returns 0 when the task is built, 1 when this kernel cannot run the product (nothing emitted),
+ * -1 on error (reported). */
+bool spgemm_lanes_can_run(const struct GemmSpec *s);
+int spgemm_lanes_emit(Cg *cg, const struct GemmSpec *s, const SpRows *w, NodeCode *code);
+
 #endif

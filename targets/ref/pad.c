@@ -1,41 +1,12 @@
 /* Reference kernel for Pad: modes constant, reflect, edge and wrap; negative pads crop.
  *
  * Every output coordinate along an axis maps to one input coordinate (or to "the constant"),
- * whatever the mode, so the kernel builds one small table per axis and then walks the output
- * row by row. The mapping extends the *original* input periodically (reflect, wrap) or by
- * clamping (edge); a negative pad then just starts or ends the output inside that extension,
- * which is how ONNX Runtime treats negative pads too. */
+ * whatever the mode (pad_source in compiler/infer_movement.c, shared with the cpu target), so
+ * the kernel builds one small table per axis and then walks the output row by row. */
 #include "nnzc/ir.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Input coordinate for virtual coordinate v (v may be outside [0, dim)), or -1 for "constant". */
-static int64_t map_coord(int mode, int64_t v, int64_t dim)
-{
-	if (v >= 0 && v < dim)
-		return v;
-	switch (mode) {
-	case PAD_EDGE:
-		return v < 0 ? 0 : dim - 1;
-	case PAD_WRAP: {
-		int64_t m = v % dim;
-		return m < 0 ? m + dim : m;
-	}
-	case PAD_REFLECT: {
-		/* mirror without repeating the edge: period 2*(dim-1), as numpy.pad(mode='reflect') */
-		if (dim == 1)
-			return 0;
-		int64_t period = 2 * (dim - 1);
-		int64_t m = v % period;
-		if (m < 0)
-			m += period;
-		return m < dim ? m : period - m;
-	}
-	default:
-		return -1;
-	}
-}
 
 int ref_pad(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d)
 {
@@ -48,7 +19,7 @@ int ref_pad(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d)
 		return node_error(d, n, "pads disagree with the output shape");
 	if (dtype_is_float(in[0]->dtype) != dtype_is_float(out[0]->dtype))
 		return node_error(d, n, "output class differs from the input's");
-	int r = x->rank, mode = n->attr.pad.mode;
+	int r = x->rank;
 	size_t es = dtype_compute_size(in[0]->dtype);
 	int64_t total = shape_numel(o);
 	if (total == 0)
@@ -79,7 +50,7 @@ int ref_pad(const Node *n, Tensor *const *in, Tensor *const *out, Diag *d)
 		map[a] = table + at;
 		at += o->dim[a];
 		for (int64_t k = 0; k < o->dim[a]; k++)
-			map[a][k] = map_coord(mode, k - p.begin[a], x->dim[a]);
+			map[a][k] = pad_source(n, x, &p, a, k);
 	}
 	int64_t acc = 1;
 	for (int a = r - 1; a >= 0; a--) {

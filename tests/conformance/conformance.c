@@ -90,7 +90,9 @@ static TestRun *tests;
 static int n_tests;
 static ExclusionList excl = {.file = "exclusions.txt"};
 static ExclusionList excl_cpu = {.file = "exclusions_cpu.txt"};
-static bool cpu_mode;        /* --target cpu */
+static bool cpu_mode;        /* --target cpu or accel: the compiled target against ref */
+static const char *target = "cpu"; /* which one */
+static const char *accel_config = "dense"; /* --accel-config P (accel) */
 static const char *cpu_name; /* --cpu NAME, or NULL */
 
 static const char *env_or(const char *name, const char *dflt)
@@ -304,6 +306,8 @@ static void classify_cpu(const TestRun *tr, Run *t)
 		snprintf(t->line, sizeof t->line, "unexpected pass: remove it from exclusions_cpu.txt (%s)", x->reason);
 	} else if (r->status == 0)
 		t->outcome = R_PASS;
+	else if (strcmp(target, "accel") == 0 && r->status == 3 && x == NULL)
+		t->outcome = R_UNSUPPORTED; /* an op the lowering refuses, naming it: not a failure */
 	else if (x != NULL && !ref_pass) {
 		t->outcome = R_FAIL;
 		snprintf(t->line, sizeof t->line, "listed in exclusions_cpu.txt but does not pass with ref either (%s)",
@@ -348,8 +352,11 @@ static int run_all(bool cpu, int jobs, double timeout, const char *tmpdir)
 			char *argv[10] = {(char *)nnzc, "run", model, "--test-data", dir, NULL};
 			if (cpu) {
 				argv[5] = "--target";
-				argv[6] = "cpu";
-				if (cpu_name != NULL) {
+				argv[6] = (char *)target;
+				if (strcmp(target, "accel") == 0) {
+					argv[7] = "--accel-config";
+					argv[8] = (char *)accel_config;
+				} else if (cpu_name != NULL) {
 					argv[7] = "--cpu";
 					argv[8] = (char *)cpu_name;
 				}
@@ -456,7 +463,10 @@ static void write_reports(const char *outdir, const int *count, double seconds)
 static void write_cpu_report(const char *outdir, const int *ref_count, const int *count, double seconds)
 {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/conformance_cpu.json", outdir);
+	if (strcmp(target, "accel") == 0)
+		snprintf(path, sizeof path, "%s/conformance_accel_%s.json", outdir, accel_config);
+	else
+		snprintf(path, sizeof path, "%s/conformance_cpu.json", outdir);
 	FILE *f = fopen(path, "w");
 	if (f == NULL) {
 		fprintf(stderr, "conformance: cannot write %s: %s\n", path, strerror(errno));
@@ -505,7 +515,7 @@ END_TEST
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: conformance [--target ref|cpu] [--cpu NAME]\n");
+	fprintf(stderr, "usage: conformance [--target ref|cpu|accel] [--cpu NAME] [--accel-config PRESET]\n");
 	return 2;
 }
 
@@ -514,12 +524,16 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
 			const char *t = argv[++i];
-			if (strcmp(t, "cpu") == 0)
+			if (strcmp(t, "cpu") == 0 || strcmp(t, "accel") == 0) {
 				cpu_mode = true;
-			else if (strcmp(t, "ref") != 0)
+				target = t;
+			} else if (strcmp(t, "ref") != 0) {
 				return usage();
+			}
 		} else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc) {
 			cpu_name = argv[++i];
+		} else if (strcmp(argv[i], "--accel-config") == 0 && i + 1 < argc) {
+			accel_config = argv[++i];
 		} else {
 			return usage();
 		}
@@ -546,9 +560,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	load_exclusions(&excl, env_or("NNZC_CONFORMANCE_EXCLUSIONS", NNZC_SOURCE_DIR "/tests/conformance/exclusions.txt"));
-	if (cpu_mode)
+	if (cpu_mode && strcmp(target, "accel") == 0) {
+		excl_cpu.file = "exclusions_accel.txt";
+		load_exclusions(&excl_cpu, env_or("NNZC_CONFORMANCE_EXCLUSIONS_ACCEL",
+						  NNZC_SOURCE_DIR "/tests/conformance/exclusions_accel.txt"));
+	} else if (cpu_mode) {
 		load_exclusions(&excl_cpu, env_or("NNZC_CONFORMANCE_EXCLUSIONS_CPU",
 						  NNZC_SOURCE_DIR "/tests/conformance/exclusions_cpu.txt"));
+	}
 	if (list_tests() < 0) {
 		fprintf(stderr, "conformance: cannot read %s: %s\n", data_dir, strerror(errno));
 		return 1;
@@ -564,8 +583,9 @@ int main(int argc, char **argv)
 	int rc = run_all(false, jobs, timeout, tmpdir);
 	double seconds = now_seconds() - t0, cpu_seconds = 0;
 	if (rc == 0 && cpu_mode) {
-		printf("conformance: ref done in %.1f s; now --target cpu%s%s\n", seconds, cpu_name ? " --cpu " : "",
-		       cpu_name ? cpu_name : "");
+		printf("conformance: ref done in %.1f s; now --target %s%s%s\n", seconds, target,
+		       cpu_name ? " --cpu " : strcmp(target, "accel") == 0 ? " --accel-config " : "",
+		       cpu_name ? cpu_name : strcmp(target, "accel") == 0 ? accel_config : "");
 		fflush(stdout);
 		t0 = now_seconds();
 		rc = run_all(true, jobs, timeout, tmpdir);
@@ -587,16 +607,21 @@ int main(int argc, char **argv)
 	}
 	if (cpu_mode) {
 		write_cpu_report(outdir, count, cpu_count, cpu_seconds);
-		printf("conformance: ref %.1f s, cpu %.1f s; details in %s/conformance_cpu.json\n", seconds, cpu_seconds,
-		       outdir);
+		if (strcmp(target, "accel") == 0)
+			printf("conformance: ref %.1f s, accel %.1f s; details in %s/conformance_accel_%s.json\n", seconds,
+			       cpu_seconds, outdir, accel_config);
+		else
+			printf("conformance: ref %.1f s, cpu %.1f s; details in %s/conformance_cpu.json\n", seconds, cpu_seconds,
+			       outdir);
 		printf("conformance: ref: %d passed, %d excluded, %d unsupported op, %d failed\n", count[R_PASS],
 		       count[R_EXCLUDED], count[R_UNSUPPORTED], count[R_FAIL]);
 		int ref_pass_cpu_pass = 0;
 		for (int i = 0; i < n_tests; i++)
 			ref_pass_cpu_pass += tests[i].ref.outcome == R_PASS && tests[i].cpu.outcome == R_PASS;
-		printf("conformance: cpu%s%s: %d passed (%d of the %d ref passes), %d excluded, %d unsupported or failing "
-		       "with ref too, %d failed\n",
-		       cpu_name ? " " : "", cpu_name ? cpu_name : "", cpu_count[R_PASS], ref_pass_cpu_pass, count[R_PASS],
+		printf("conformance: %s%s%s: %d passed (%d of the %d ref passes), %d excluded, %d unsupported or failing "
+		       "with ref too, %d failed\n", target,
+		       cpu_name ? " " : strcmp(target, "accel") == 0 ? " " : "",
+		       cpu_name ? cpu_name : strcmp(target, "accel") == 0 ? accel_config : "", cpu_count[R_PASS], ref_pass_cpu_pass, count[R_PASS],
 		       cpu_count[R_EXCLUDED], cpu_count[R_UNSUPPORTED], cpu_count[R_FAIL]);
 	} else {
 		write_reports(outdir, count, seconds);
@@ -606,7 +631,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
-	Suite *s = suite_create(cpu_mode ? "conformance.cpu" : "conformance");
+	Suite *s = suite_create(!cpu_mode ? "conformance" : strcmp(target, "accel") == 0 ? "conformance.accel" : "conformance.cpu");
 	TCase *tc = tcase_create("node");
 	tcase_add_test(tc, exclusions_are_valid);
 	if (n_tests > 0)

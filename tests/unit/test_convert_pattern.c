@@ -10,38 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state;
-
-static double frand(double lo, double hi)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
 #define SHAPE(...) shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
-
-static Value *crand(Graph *g, const char *name, Shape s)
-{
-	Diag d = {0};
-	Value *v = graph_add_constant(g, name, DT_F32, &s, &d);
-	ck_assert_msg(v != NULL, "%s", d.msg);
-	float *p = v->data;
-	for (int64_t i = 0; i < shape_numel(&s); i++)
-		p[i] = (float)(frand(0.1, 1) * (frand(0, 1) < 0.5 ? -1 : 1));
-	return v;
-}
 
 /* x[2,K] -> Gemm a (B[N1,K], transB) -> Gemm b (B[N1,N2]) -> MatMul c (B[N2,N3]) */
 static Graph *chain(int64_t k, int64_t n1, int64_t n2, int64_t n3)
 {
 	Graph *g = graph_new("chain");
-	Shape xs = SHAPE(2, k);
-	Value *x = graph_add_value(g, "x", DT_F32, &xs);
-	graph_add_input(g, x);
-	Node *a = graph_add_node(g, OP_Gemm, "a", 2, (Value *[]){x, crand(g, "a.w", SHAPE(n1, k))}, 1);
+	Value *x = test_input(g, "x", SHAPE(2, k));
+	Value *aw = test_crand(g, "a.w", SHAPE(n1, k), 1.0);
+	Node *a = graph_add_node(g, OP_Gemm, "a", 2, (Value *[]){x, aw}, 1);
 	a->attr.gemm.trans_b = 1;
-	Node *b = graph_add_node(g, OP_Gemm, "b", 2, (Value *[]){a->out[0], crand(g, "b.w", SHAPE(n1, n2))}, 1);
-	Node *c = graph_add_node(g, OP_MatMul, "c", 2, (Value *[]){b->out[0], crand(g, "c.w", SHAPE(n2, n3))}, 1);
+	Value *bw = test_crand(g, "b.w", SHAPE(n1, n2), 1.0);
+	Node *b = graph_add_node(g, OP_Gemm, "b", 2, (Value *[]){a->out[0], bw}, 1);
+	Value *cw = test_crand(g, "c.w", SHAPE(n2, n3), 1.0);
+	Node *c = graph_add_node(g, OP_MatMul, "c", 2, (Value *[]){b->out[0], cw}, 1);
 	graph_add_output(g, c->out[0]);
 	Diag d = {0};
 	ck_assert_msg(pass_shape_infer(g, NULL, &d) == 0, "%s", d.msg);
@@ -50,9 +32,7 @@ static Graph *chain(int64_t k, int64_t n1, int64_t n2, int64_t n3)
 
 static int run_pass(Graph *g, PassFn fn, const char *arg, Diag *d)
 {
-	PassOptions opt = {.arg = arg};
-	memset(d, 0, sizeof *d);
-	int rc = fn(g, &opt, d);
+	int rc = test_run_pass(g, fn, arg, d);
 	Diag v = {0};
 	if (rc == 0)
 		ck_assert_msg(graph_verify(g, &v) == 0, "%s", v.msg);
@@ -74,34 +54,9 @@ static Value *weight(Graph *g, const char *node, WeightView *v)
 
 static const Remark *last_remark(const Graph *g, const char *node)
 {
-	const Remark *r = NULL;
-	for (int i = 0; i < g->n_remarks; i++)
-		if (g->remarks[i].node && strcmp(g->remarks[i].node, node) == 0)
-			r = &g->remarks[i];
+	const Remark *r = test_remark_on(g, node);
 	ck_assert_msg(r != NULL, "no remark on '%s'", node);
 	return r;
-}
-
-static bool same_enc(const Encoding *a, const char *spelling)
-{
-	Encoding e;
-	Diag d = {0};
-	ck_assert(encoding_parse(spelling, &e, NULL, &d) == 0);
-	if (a->kind != e.kind)
-		return false;
-	switch (e.kind) {
-	case ENC_NM: return a->u.nm.n == e.u.nm.n && a->u.nm.m == e.u.nm.m;
-	case ENC_BSR: return a->u.bsr.r == e.u.bsr.r && a->u.bsr.c == e.u.bsr.c;
-	case ENC_GS: return a->u.gs.v == e.u.gs.v && a->u.gs.b == e.u.gs.b;
-	case ENC_TASD:
-		if (a->u.tasd.nterms != e.u.tasd.nterms)
-			return false;
-		for (int i = 0; i < e.u.tasd.nterms; i++)
-			if (a->u.tasd.term[i].n != e.u.tasd.term[i].n || a->u.tasd.term[i].m != e.u.tasd.term[i].m)
-				return false;
-		return true;
-	default: return true;
-	}
 }
 
 static double sumsq(const float *p, int64_t n)
@@ -124,7 +79,7 @@ START_TEST(targets_on_dense_weights)
 	};
 	static const char *const nodes[] = {"a", "b", "c"};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		rng_state = 10 + i;
+		test_rng_state = 10 + i;
 		Graph *g = chain(32, 16, 24, 8);
 		float *orig[3];
 		for (int l = 0; l < 3; l++) {
@@ -138,7 +93,7 @@ START_TEST(targets_on_dense_weights)
 			WeightView v;
 			Value *w = weight(g, nodes[l], &v);
 			int64_t n = v.rows * v.cols;
-			ck_assert_msg(same_enc(&w->enc, cases[i].enc), "%s: node %s", cases[i].arg, nodes[l]);
+			ck_assert_msg(test_enc_is(&w->enc, cases[i].enc), "%s: node %s", cases[i].arg, nodes[l]);
 			ck_assert(sparse_fits(w->data, &v, &w->enc));
 			ck_assert(w->enc.kind == ENC_DENSE ? w->sparse == NULL : w->sparse != NULL);
 			float *want = malloc((size_t)n * sizeof *want);
@@ -168,7 +123,7 @@ END_TEST
 /* Encoded weights (from prune) converted to another pattern, and back to what they already fit. */
 START_TEST(encoded_weights)
 {
-	rng_state = 3;
+	test_rng_state = 3;
 	Graph *g = chain(32, 16, 24, 8);
 	Diag d;
 	ck_assert_msg(run_pass(g, pass_prune, "nm:2:4", &d) == 0, "%s", d.msg);
@@ -181,7 +136,7 @@ START_TEST(encoded_weights)
 	convert_ok(g, "nm:1:4"); /* 2:4 -> 1:4 halves again */
 	WeightView v;
 	Value *w = weight(g, "a", &v);
-	ck_assert(same_enc(&w->enc, "nm(1,4)"));
+	ck_assert(test_enc_is(&w->enc, "nm(1,4)"));
 	int64_t nz = 0;
 	for (int64_t i = 0; i < v.rows * v.cols; i++)
 		nz += ((float *)w->data)[i] != 0.0f;
@@ -190,7 +145,7 @@ START_TEST(encoded_weights)
 	graph_free(g);
 
 	/* unstructured 90% -> 2:4 drops what 2:4 cannot hold */
-	rng_state = 4;
+	test_rng_state = 4;
 	g = chain(32, 16, 24, 8);
 	ck_assert_msg(run_pass(g, pass_prune, "unstructured:0.5", &d) == 0, "%s", d.msg);
 	convert_ok(g, "nm:2:4");
@@ -206,7 +161,7 @@ END_TEST
 /* Shapes that cannot take the target keep their encoding; keep and rules as in prune. */
 START_TEST(kept_layers)
 {
-	rng_state = 5;
+	test_rng_state = 5;
 	Graph *g = chain(32, 3, 24, 8); /* b's rows have 3 columns: no nm(2,4) */
 	Diag d;
 	ck_assert_msg(run_pass(g, pass_prune, "unstructured:0.5", &d) == 0, "%s", d.msg);
@@ -214,7 +169,7 @@ START_TEST(kept_layers)
 	WeightView v;
 	ck_assert(weight(g, "b", &v)->enc.kind == ENC_CSR);
 	ck_assert_str_eq(last_remark(g, "b")->text, "kept as csr: rows of 3 cannot take nm(2,4) (shorter than M=4)");
-	ck_assert(same_enc(&weight(g, "a", &v)->enc, "nm(2,4)"));
+	ck_assert(test_enc_is(&weight(g, "a", &v)->enc, "nm(2,4)"));
 	graph_free(g);
 
 	g = chain(32, 16, 24, 8);
@@ -228,7 +183,7 @@ START_TEST(kept_layers)
 
 	g = chain(32, 16, 24, 8);
 	convert_ok(g, "gs:8:8"); /* 8 rows of c's view... and a's 16 rows of 32: all fine */
-	ck_assert(same_enc(&weight(g, "c", &v)->enc, "gs(8,8)"));
+	ck_assert(test_enc_is(&weight(g, "c", &v)->enc, "gs(8,8)"));
 	graph_free(g);
 
 	g = chain(4, 16, 24, 8); /* a's rows have 4 columns: cannot feed 8 lanes */
@@ -258,7 +213,7 @@ START_TEST(argument_errors)
 		{"foo", "bad pattern 'foo'"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		rng_state = 1;
+		test_rng_state = 1;
 		Graph *g = chain(8, 4, 4, 4);
 		Diag d;
 		ck_assert_msg(run_pass(g, pass_convert_pattern, cases[i].arg, &d) < 0, "accepted %s", cases[i].arg);
@@ -276,31 +231,15 @@ START_TEST(outputs_encoded_equal_dense)
 {
 	static const char *const args[] = {"nm:2:4", "gs:4:8", "bsr:4x1", "tasd[(1,4),(1,4)]", "nm:1:8;b=csr"};
 	for (size_t a = 0; a < sizeof args / sizeof *args; a++) {
-		rng_state = 70 + a;
+		test_rng_state = 70 + a;
 		Graph *g = chain(32, 16, 24, 8);
-		rng_state = 70 + a;
+		test_rng_state = 70 + a;
 		Graph *dense = chain(32, 16, 24, 8);
 		convert_ok(g, args[a]);
-		for (int i = 0; i < g->n_values; i++) {
-			Value *v = g->values[i];
-			if (v->data && v->enc.kind != ENC_DENSE)
-				memcpy(graph_find_value(dense, v->name)->data, v->data,
-				       (size_t)shape_numel(&v->shape) * sizeof(float));
-		}
-		Diag d = {0};
-		Tensor in, want, got;
-		ck_assert(tensor_alloc(&in, DT_F32, &g->inputs[0]->shape, &d) == 0);
-		for (int64_t i = 0; i < tensor_numel(&in); i++)
-			((float *)in.data)[i] = (float)frand(-1, 1);
-		ck_assert_msg(ref_run(dense, &in, &want, &d) == 0, "%s", d.msg);
-		ck_assert_msg(ref_run(g, &in, &got, &d) == 0, "%s: %s", args[a], d.msg);
-		for (int64_t i = 0; i < tensor_numel(&want); i++) {
-			float x = ((float *)got.data)[i], y = ((float *)want.data)[i];
-			ck_assert_msg(fabsf(x - y) <= 1e-5f * fmaxf(1.0f, fabsf(y)), "%s: %g vs %g", args[a], x, y);
-		}
+		test_copy_encoded(g, dense);
+		Tensor in = test_uniform_tensor(&g->inputs[0]->shape);
+		test_outputs_agree(g, dense, &in, args[a]);
 		tensor_free(&in);
-		tensor_free(&want);
-		tensor_free(&got);
 		graph_free(g);
 		graph_free(dense);
 	}

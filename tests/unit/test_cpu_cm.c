@@ -9,13 +9,14 @@
  *
  * Graphs are written in the text IR; constants are written without their "nnz=" field, which
  * with_nnz() fills in. Results must match to rtol 1e-3 (floats; NaN matches NaN) or exactly. */
+#include "testutil.h"
+#include "nnzc/ir.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "nnzc/ir.h"
 
 typedef struct Case {
 	const char *ir;
@@ -336,16 +337,6 @@ static char *with_nnz(const char *ir)
 	return out;
 }
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 static const float special_f[] = {
 	NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 1e30f, -1e30f, 127.9f, 128.5f,
 	-128.7f, 255.9f, 256.0f, 65535.5f, 65536.0f, 4294967295.0f, 4294967296.0f, -2147483649.0f, 9.3e18f,
@@ -359,16 +350,16 @@ static void fill_input(const Case *c, Tensor *t)
 	if (dtype_is_float(t->dtype)) {
 		float *f = t->data;
 		for (int64_t i = 0; i < n; i++) {
-			f[i] = (float)((double)(rnd() % 2000001) / 250000.0 - 4.0);
-			if (c->special && rnd() % 8 == 0)
-				f[i] = special_f[rnd() % (sizeof special_f / sizeof *special_f)];
+			f[i] = (float)((double)(test_xorshift() % 2000001) / 250000.0 - 4.0);
+			if (c->special && test_xorshift() % 8 == 0)
+				f[i] = special_f[test_xorshift() % (sizeof special_f / sizeof *special_f)];
 		}
 	} else {
 		int64_t *q = t->data;
 		for (int64_t i = 0; i < n; i++) {
-			q[i] = c->ilo + (int64_t)(rnd() % (uint64_t)(c->ihi - c->ilo + 1));
-			if (c->special && rnd() % 8 == 0)
-				q[i] = special_i[rnd() % (sizeof special_i / sizeof *special_i)];
+			q[i] = c->ilo + (int64_t)(test_xorshift() % (uint64_t)(c->ihi - c->ilo + 1));
+			if (c->special && test_xorshift() % 8 == 0)
+				q[i] = special_i[test_xorshift() % (sizeof special_i / sizeof *special_i)];
 		}
 	}
 	/* what the dtype holds, so the caller's buffer (declared dtype) carries the same value */
@@ -435,7 +426,7 @@ START_TEST(test_case_matches_reference)
 {
 	const Case *c = &cases[_i];
 	Graph *g = parse_case(c->ir);
-	rng_state = 0x9e3779b97f4a7c15ULL + (uint64_t)_i;
+	test_rng_state = 0x9e3779b97f4a7c15ULL + (uint64_t)_i;
 	Tensor *in = make_inputs(c, g);
 	Tensor *want = calloc((size_t)g->n_outputs + 1, sizeof *want);
 	Diag d = {0};
@@ -527,9 +518,5 @@ int main(void)
 	tcase_add_test(tc, test_gather_out_of_range_gives_zeros);
 	tcase_add_test(tc, test_runtime_slice_parameters_are_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -14,43 +14,17 @@
 
 /* ---------------------------------------------------------------- building graphs */
 
-static uint64_t rng_state;
-
-static double frand(double lo, double hi)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)frand(0, (double)(hi - lo + 1)); }
+static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)test_uniform(0, (double)(hi - lo + 1)); }
 
 #define SHAPE(...) shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
-
-static Value *input(Graph *g, const char *name, Shape s)
-{
-	Value *v = graph_add_value(g, name, DT_F32, &s);
-	graph_add_input(g, v);
-	return v;
-}
-
-/* A float constant uniform in +-[scale/10, scale) with a random sign: no zeros, no ties. */
-static Value *crand(Graph *g, const char *name, Shape s, double scale)
-{
-	Diag d = {0};
-	Value *v = graph_add_constant(g, name, DT_F32, &s, &d);
-	ck_assert_msg(v != NULL, "%s", d.msg);
-	float *p = v->data;
-	for (int64_t i = 0; i < shape_numel(&s); i++)
-		p[i] = (float)(frand(scale / 10, scale) * (frand(0, 1) < 0.5 ? -1 : 1));
-	return v;
-}
 
 static Node *conv(Graph *g, const char *name, Value *x, int64_t o, int64_t c, int64_t k, int64_t group, bool bias)
 {
 	char wn[64], bn[64];
 	snprintf(wn, sizeof wn, "%s.w", name);
 	snprintf(bn, sizeof bn, "%s.b", name);
-	Value *in[3] = {x, crand(g, wn, SHAPE(o, c / group, k, k), 1.0), bias ? crand(g, bn, SHAPE(o), 1.0) : NULL};
+	Value *in[3] = {x, test_crand(g, wn, SHAPE(o, c / group, k, k), 1.0),
+			bias ? test_crand(g, bn, SHAPE(o), 1.0) : NULL};
 	Node *n = graph_add_node(g, OP_Conv, name, bias ? 3 : 2, in, 1);
 	n->attr.conv.group = group;
 	int64_t p = k / 2;
@@ -62,7 +36,7 @@ static Node *gemm(Graph *g, const char *name, Value *x, int64_t k, int64_t n_out
 {
 	char wn[64];
 	snprintf(wn, sizeof wn, "%s.w", name);
-	Value *in[2] = {x, crand(g, wn, trans_b ? SHAPE(n_out, k) : SHAPE(k, n_out), 1.0)};
+	Value *in[2] = {x, test_crand(g, wn, trans_b ? SHAPE(n_out, k) : SHAPE(k, n_out), 1.0)};
 	Node *n = graph_add_node(g, OP_Gemm, name, 2, in, 1);
 	n->attr.gemm.trans_b = trans_b;
 	return n;
@@ -84,7 +58,7 @@ static void infer(Graph *g)
 static Graph *small_cnn(int64_t c, int64_t w1, int64_t w2, int64_t classes)
 {
 	Graph *g = graph_new("cnn");
-	Value *x = input(g, "x", SHAPE(1, c, 6, 6));
+	Value *x = test_input(g, "x", SHAPE(1, c, 6, 6));
 	Value *y = conv(g, "stem", x, w1, c, 3, 1, true)->out[0];
 	y = op1(g, OP_Relu, "relu", y)->out[0];
 	y = conv(g, "layer1.conv", y, w2, w1, 3, 1, true)->out[0];
@@ -100,7 +74,7 @@ static Graph *small_cnn(int64_t c, int64_t w1, int64_t w2, int64_t classes)
 static Graph *one_gemm(int64_t k, int64_t n, bool trans_b)
 {
 	Graph *g = graph_new("gemm");
-	Value *x = input(g, "x", SHAPE(4, k));
+	Value *x = test_input(g, "x", SHAPE(4, k));
 	graph_add_output(g, gemm(g, "fc", x, k, n, trans_b)->out[0]);
 	infer(g);
 	return g;
@@ -109,7 +83,7 @@ static Graph *one_gemm(int64_t k, int64_t n, bool trans_b)
 static Graph *one_conv(int64_t o, int64_t c, int64_t k, int64_t group)
 {
 	Graph *g = graph_new("conv");
-	Value *x = input(g, "x", SHAPE(1, c, 5, 5));
+	Value *x = test_input(g, "x", SHAPE(1, c, 5, 5));
 	graph_add_output(g, conv(g, "conv", x, o, c, k, group, true)->out[0]);
 	infer(g);
 	return g;
@@ -117,17 +91,10 @@ static Graph *one_conv(int64_t o, int64_t c, int64_t k, int64_t group)
 
 /* ---------------------------------------------------------------- running and checking */
 
-static int run_prune(Graph *g, const char *arg, Diag *d)
-{
-	PassOptions opt = {.arg = arg};
-	memset(d, 0, sizeof *d);
-	return pass_prune(g, &opt, d);
-}
-
 static void prune_ok(Graph *g, const char *arg)
 {
 	Diag d;
-	ck_assert_msg(run_prune(g, arg, &d) == 0, "prune(%s): %s", arg, d.msg);
+	ck_assert_msg(test_run_pass(g, pass_prune, arg, &d) == 0, "prune(%s): %s", arg, d.msg);
 	ck_assert_msg(graph_verify(g, &d) == 0, "prune(%s) left an invalid graph: %s", arg, d.msg);
 }
 
@@ -169,34 +136,9 @@ static int64_t zeros_of(const Value *v)
 	return z;
 }
 
-static bool enc_is(const Value *v, const char *spelling)
-{
-	Encoding e;
-	Diag d = {0};
-	ck_assert_msg(encoding_parse(spelling, &e, NULL, &d) == 0, "%s", d.msg);
-	if (v->enc.kind != e.kind)
-		return false;
-	switch (e.kind) {
-	case ENC_NM: return v->enc.u.nm.n == e.u.nm.n && v->enc.u.nm.m == e.u.nm.m;
-	case ENC_BSR: return v->enc.u.bsr.r == e.u.bsr.r && v->enc.u.bsr.c == e.u.bsr.c;
-	case ENC_GS: return v->enc.u.gs.v == e.u.gs.v && v->enc.u.gs.b == e.u.gs.b;
-	default: return true;
-	}
-}
-
-/* The remark the pass left on a node (the last one), or NULL. */
-static const Remark *remark_on(const Graph *g, const char *node)
-{
-	const Remark *r = NULL;
-	for (int i = 0; i < g->n_remarks; i++)
-		if (g->remarks[i].node && strcmp(g->remarks[i].node, node) == 0)
-			r = &g->remarks[i];
-	return r;
-}
-
 static void assert_remark(const Graph *g, const char *node, const char *key, const char *text_part)
 {
-	const Remark *r = remark_on(g, node);
+	const Remark *r = test_remark_on(g, node);
 	ck_assert_msg(r != NULL, "no remark on '%s'", node);
 	ck_assert_str_eq(r->pass, "prune");
 	if (key)
@@ -211,7 +153,7 @@ static void assert_remark(const Graph *g, const char *node, const char *key, con
 /* The encoded weight is consistent: it fits its encoding and has a packed form. */
 static void assert_encoded(const W *w, const char *spelling)
 {
-	ck_assert_msg(enc_is(w->v, spelling), "weight '%s' is not %s", w->v->name, spelling);
+	ck_assert_msg(test_enc_is(&w->v->enc, spelling), "weight '%s' is not %s", w->v->name, spelling);
 	ck_assert(sparse_fits(w->v->data, &w->view, &w->v->enc));
 	ck_assert_ptr_nonnull(w->v->sparse);
 	float *dec = malloc((size_t)(w->rows * w->cols) * sizeof *dec);
@@ -226,7 +168,7 @@ START_TEST(unstructured_layerwise)
 {
 	static const double sparsities[] = {0.0, 0.1, 0.5, 0.75, 0.9, 1.0};
 	for (size_t s = 0; s < sizeof sparsities / sizeof *sparsities; s++) {
-		rng_state = 1000 + s;
+		test_rng_state = 1000 + s;
 		Graph *g = one_conv(8, 4, 3, 1);
 		W w = weight_of(g, "conv");
 		float *orig = copy_data(w.v);
@@ -249,7 +191,7 @@ START_TEST(unstructured_layerwise)
 		ck_assert(max_pruned <= min_kept);
 		assert_encoded(&w, "csr");
 		assert_remark(g, "conv", "sparsity", "pruned to csr (unstructured:");
-		ck_assert_double_eq_tol(remark_on(g, "conv")->value, (double)zeros_of(w.v) / numel, 1e-12);
+		ck_assert_double_eq_tol(test_remark_on(g, "conv")->value, (double)zeros_of(w.v) / numel, 1e-12);
 		free(orig);
 		graph_free(g);
 	}
@@ -276,10 +218,10 @@ END_TEST
 /* Transposed views (Gemm transB=0, MatMul): rows of the matrix are B's columns. */
 START_TEST(unstructured_matmul_view)
 {
-	rng_state = 77;
+	test_rng_state = 77;
 	Graph *g = graph_new("mm");
-	Value *x = input(g, "x", SHAPE(3, 10));
-	Value *b = crand(g, "B", SHAPE(10, 6), 1.0);
+	Value *x = test_input(g, "x", SHAPE(3, 10));
+	Value *b = test_crand(g, "B", SHAPE(10, 6), 1.0);
 	graph_add_output(g, graph_add_node(g, OP_MatMul, "mm", 2, (Value *[]){x, b}, 1)->out[0]);
 	infer(g);
 	W w = weight_of(g, "mm");
@@ -299,7 +241,7 @@ END_TEST
 START_TEST(nm_property)
 {
 	static const int nms[][2] = {{2, 4}, {1, 4}, {1, 8}, {4, 8}, {4, 128}, {2, 16}, {3, 7}, {16, 256}};
-	rng_state = 4242;
+	test_rng_state = 4242;
 	for (int iter = 0; iter < 300; iter++) {
 		int n = nms[iter % 8][0], m = nms[iter % 8][1];
 		bool ties = iter % 3 == 0, trans = iter % 2;
@@ -340,7 +282,7 @@ END_TEST
  * than M) and 1x1 convs with too few input channels cannot take 2:4 and stay dense. */
 START_TEST(nm_conv_grouped_depthwise_and_too_short)
 {
-	rng_state = 5;
+	test_rng_state = 5;
 	Graph *g = one_conv(8, 8, 3, 2); /* grouped: rows of 4*9 = 36 */
 	W w = weight_of(g, "conv");
 	prune_ok(g, "nm:2:4");
@@ -390,11 +332,11 @@ static double block_norm(const W *w, const float *p, int64_t r0, int64_t c0, int
 START_TEST(block_property)
 {
 	static const int blocks[][2] = {{4, 1}, {1, 4}, {2, 2}, {4, 4}, {3, 5}};
-	rng_state = 99;
+	test_rng_state = 99;
 	for (int iter = 0; iter < 100; iter++) {
 		int br = blocks[iter % 5][0], bc = blocks[iter % 5][1];
 		int64_t rows = irand(br, 4 * br + 3), cols = irand(bc, 4 * bc + 3);
-		double s = frand(0, 1);
+		double s = test_uniform(0, 1);
 		Graph *g = one_gemm(cols, rows, iter % 2);
 		W w = weight_of(g, "fc");
 		float *orig = copy_data(w.v);
@@ -445,7 +387,7 @@ END_TEST
  * exactly the bias. */
 START_TEST(channel_rows_and_bias)
 {
-	rng_state = 31;
+	test_rng_state = 31;
 	Graph *g = one_conv(10, 3, 3, 1);
 	W w = weight_of(g, "conv");
 	float *orig = copy_data(w.v);
@@ -478,7 +420,7 @@ START_TEST(channel_rows_and_bias)
 	Tensor in, out;
 	ck_assert(tensor_alloc(&in, DT_F32, &g->inputs[0]->shape, &d) == 0);
 	for (int64_t i = 0; i < tensor_numel(&in); i++)
-		((float *)in.data)[i] = (float)frand(-1, 1);
+		((float *)in.data)[i] = (float)test_uniform(-1, 1);
 	ck_assert_msg(ref_run(g, &in, &out, &d) == 0, "%s", d.msg);
 	const float *bias = graph_find_node(g, "conv")->in[2]->data;
 	int64_t plane = out.shape.dim[2] * out.shape.dim[3];
@@ -499,12 +441,12 @@ END_TEST
  * the kept elements; with V = 1 that is the plain top-k of each row. */
 START_TEST(gs_property)
 {
-	rng_state = 2112;
+	test_rng_state = 2112;
 	int kept_dense = 0, checked = 0;
 	for (int iter = 0; iter < 200; iter++) {
 		int V = (int)(1 << irand(0, 4)), B = (int)irand(V, 2 * V + 3);
 		int64_t rows = irand(1, 3 * V + 2), cols = irand(1, 60);
-		double s = iter % 7 == 0 ? 0.0 : frand(0, 1);
+		double s = iter % 7 == 0 ? 0.0 : test_uniform(0, 1);
 		Graph *g = one_gemm(cols, rows, iter % 2);
 		W w = weight_of(g, "fc");
 		float *orig = copy_data(w.v);
@@ -565,7 +507,7 @@ END_TEST
 
 START_TEST(gs_exact_counts)
 {
-	rng_state = 8;
+	test_rng_state = 8;
 	Graph *g = one_gemm(64, 32, true); /* 32 rows x 64 columns, gs(16,16) at 0.75 -> 16 per row */
 	W w = weight_of(g, "fc");
 	prune_ok(g, "gs:16:16:0.75");
@@ -577,7 +519,7 @@ START_TEST(gs_exact_counts)
 			nz += p[r * 64 + c] != 0.0f;
 		ck_assert_int_eq(nz, 16);
 	}
-	ck_assert_double_eq_tol(remark_on(g, "fc")->value, 0.75, 1e-12);
+	ck_assert_double_eq_tol(test_remark_on(g, "fc")->value, 0.75, 1e-12);
 	graph_free(g);
 
 	g = one_gemm(8, 32, true); /* 8 columns cannot feed 16 lanes from distinct banks */
@@ -617,14 +559,14 @@ static bool brute_gs(const float *w, int rows, int cols, int B, int k, int row, 
 
 START_TEST(gs_selection_brute_force)
 {
-	rng_state = 600;
+	test_rng_state = 600;
 	int feasible = 0, infeasible = 0;
 	double worst = 1;
 	for (int iter = 0; iter < 1000; iter++) {
 		int rows = (int)irand(1, 3), cols = (int)irand(1, 6), B = (int)irand(1, 4), k = (int)irand(0, cols);
 		float w[18];
 		for (int i = 0; i < rows * cols; i++)
-			w[i] = (float)frand(-1, 1);
+			w[i] = (float)test_uniform(-1, 1);
 		int bank[4] = {0};
 		double best = -1;
 		bool exists = brute_gs(w, rows, cols, B, k, 0, bank, 0, &best);
@@ -669,7 +611,7 @@ END_TEST
 START_TEST(global_against_layerwise)
 {
 	/* two layers of very different scales */
-	rng_state = 3;
+	test_rng_state = 3;
 	Graph *g = small_cnn(3, 8, 8, 4);
 	W a = weight_of(g, "stem"), b = weight_of(g, "layer1.conv"), f = weight_of(g, "fc");
 	float *pb = b.v->data;
@@ -703,7 +645,7 @@ START_TEST(global_against_layerwise)
 	graph_free(g);
 
 	/* layer-wise on the same weights: every layer at 0.5 */
-	rng_state = 3;
+	test_rng_state = 3;
 	g = small_cnn(3, 8, 8, 4);
 	b = weight_of(g, "layer1.conv");
 	pb = b.v->data;
@@ -721,7 +663,7 @@ END_TEST
 
 START_TEST(global_block_and_channel)
 {
-	rng_state = 17;
+	test_rng_state = 17;
 	Graph *g = small_cnn(4, 8, 8, 8);
 	prune_ok(g, "channel:0.25;global");
 	int64_t zero_rows = 0, rows = 0;
@@ -760,7 +702,7 @@ END_TEST
 
 START_TEST(rules_and_keep)
 {
-	rng_state = 21;
+	test_rng_state = 21;
 	Graph *g = small_cnn(3, 8, 8, 4);
 	prune_ok(g, "unstructured:0.5;keep=first,last");
 	ck_assert(weight_of(g, "stem").v->enc.kind == ENC_DENSE);
@@ -775,8 +717,8 @@ START_TEST(rules_and_keep)
 	/* rules: the last matching one wins, and beats keep; GLOB=dense keeps a layer */
 	g = small_cnn(3, 8, 8, 4);
 	prune_ok(g, "unstructured:0.5 ; keep=first ; *conv*=nm:2:4;layer1.*=nm:1:4;fc=dense;stem=block:2x1:0.5");
-	ck_assert(enc_is(weight_of(g, "layer1.conv").v, "nm(1,4)"));
-	ck_assert(enc_is(weight_of(g, "stem").v, "bsr(2,1)"));
+	ck_assert(test_enc_is(&weight_of(g, "layer1.conv").v->enc, "nm(1,4)"));
+	ck_assert(test_enc_is(&weight_of(g, "stem").v->enc, "bsr(2,1)"));
 	ck_assert(weight_of(g, "fc").v->enc.kind == ENC_DENSE);
 	assert_remark(g, "fc", NULL, "kept dense: rule 'fc=dense'");
 	assert_remark(g, "layer1.conv", "sparsity", "pruned to nm(1,4) (nm:1:4)");
@@ -786,8 +728,8 @@ START_TEST(rules_and_keep)
 	g = small_cnn(3, 8, 8, 4);
 	prune_ok(g, "dense;fc=nm:2:4;nothing*=unstructured:0.5");
 	ck_assert(weight_of(g, "stem").v->enc.kind == ENC_DENSE);
-	ck_assert_ptr_null(remark_on(g, "stem"));
-	ck_assert(enc_is(weight_of(g, "fc").v, "nm(2,4)"));
+	ck_assert_ptr_null(test_remark_on(g, "stem"));
+	ck_assert(test_enc_is(&weight_of(g, "fc").v->enc, "nm(2,4)"));
 	bool told = false;
 	for (int i = 0; i < g->n_remarks; i++)
 		told |= g->remarks[i].node == NULL && strstr(g->remarks[i].text, "rule 'nothing*=unstructured:0.5' "
@@ -809,10 +751,10 @@ END_TEST
 /* Two MatMuls reading one constant: pruned once when they agree, left alone when they do not. */
 START_TEST(shared_weights)
 {
-	rng_state = 44;
+	test_rng_state = 44;
 	Graph *g = graph_new("shared");
-	Value *x = input(g, "x", SHAPE(2, 8));
-	Value *b = crand(g, "B", SHAPE(8, 8), 1.0);
+	Value *x = test_input(g, "x", SHAPE(2, 8));
+	Value *b = test_crand(g, "B", SHAPE(8, 8), 1.0);
 	Value *y1 = graph_add_node(g, OP_MatMul, "mm1", 2, (Value *[]){x, b}, 1)->out[0];
 	Value *y2 = graph_add_node(g, OP_MatMul, "mm2", 2, (Value *[]){y1, b}, 1)->out[0];
 	graph_add_output(g, y2);
@@ -822,13 +764,13 @@ START_TEST(shared_weights)
 	W w = weight_of(g, "mm1");
 	assert_encoded(&w, "nm(2,4)");
 	assert_remark(g, "mm1", "sparsity", "weight 'B' shared with node 'mm2'");
-	ck_assert_ptr_null(remark_on(g, "mm2"));
+	ck_assert_ptr_null(test_remark_on(g, "mm2"));
 	graph_free(g);
 
 	/* the same rule must apply to both */
 	g = graph_new("shared");
-	x = input(g, "x", SHAPE(2, 8));
-	b = crand(g, "B", SHAPE(8, 8), 1.0);
+	x = test_input(g, "x", SHAPE(2, 8));
+	b = test_crand(g, "B", SHAPE(8, 8), 1.0);
 	y1 = graph_add_node(g, OP_MatMul, "mm1", 2, (Value *[]){x, b}, 1)->out[0];
 	y2 = graph_add_node(g, OP_MatMul, "mm2", 2, (Value *[]){y1, b}, 1)->out[0];
 	graph_add_output(g, y2);
@@ -842,8 +784,8 @@ START_TEST(shared_weights)
 
 	/* a weight that is also read by an Add is not a weight only */
 	g = graph_new("shared");
-	x = input(g, "x", SHAPE(8, 8));
-	b = crand(g, "B", SHAPE(8, 8), 1.0);
+	x = test_input(g, "x", SHAPE(8, 8));
+	b = test_crand(g, "B", SHAPE(8, 8), 1.0);
 	y1 = graph_add_node(g, OP_MatMul, "mm", 2, (Value *[]){x, b}, 1)->out[0];
 	y2 = graph_add_node(g, OP_Add, "add", 2, (Value *[]){y1, b}, 1)->out[0];
 	graph_add_output(g, y2);
@@ -892,11 +834,12 @@ START_TEST(argument_errors)
 		{"nm:2:4;fc=", "rule 'fc': empty pattern"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		rng_state = 1;
+		test_rng_state = 1;
 		Graph *g = one_gemm(8, 4, true);
 		float *orig = copy_data(weight_of(g, "fc").v);
 		Diag d;
-		ck_assert_msg(run_prune(g, cases[i].arg, &d) < 0, "prune(%s) succeeded", cases[i].arg ? cases[i].arg : "NULL");
+		ck_assert_msg(test_run_pass(g, pass_prune, cases[i].arg, &d) < 0, "prune(%s) succeeded",
+			      cases[i].arg ? cases[i].arg : "NULL");
 		ck_assert_msg(strstr(d.msg, cases[i].msg) != NULL, "prune(%s): '%s' lacks '%s'",
 			      cases[i].arg ? cases[i].arg : "NULL", d.msg, cases[i].msg);
 		ck_assert_msg(strchr(d.msg, '\n') == NULL, "not one line: %s", d.msg);
@@ -943,7 +886,7 @@ START_TEST(pipeline_round_trip)
 	ck_assert_msg(pipeline_parse(longtext, &p, &d) == 0, "%s", d.msg);
 
 	/* --print-after prune: the banner names the step with its argument */
-	rng_state = 6;
+	test_rng_state = 6;
 	Graph *g = small_cnn(3, 8, 8, 4);
 	ck_assert_msg(pipeline_parse("prune(nm:2:4;keep=first)", &p, &d) == 0, "%s", d.msg);
 	f = open_memstream(&out, &len);
@@ -974,45 +917,18 @@ START_TEST(outputs_encoded_equal_dense)
 	static const char *const args[] = {"unstructured:0.0", "unstructured:0.7", "nm:2:4", "nm:1:8", "block:4x1:0.8",
 					   "channel:0.3", "gs:4:8:0.6", "unstructured:0.6;global;keep=first"};
 	for (size_t a = 0; a < sizeof args / sizeof *args; a++) {
-		rng_state = 50 + a;
+		test_rng_state = 50 + a;
 		Graph *g = small_cnn(4, 8, 16, 5);
-		rng_state = 50 + a;
+		test_rng_state = 50 + a;
 		Graph *dense = small_cnn(4, 8, 16, 5);
-		Diag d = {0};
-		Tensor in, want, got;
-		ck_assert(tensor_alloc(&in, DT_F32, &g->inputs[0]->shape, &d) == 0);
-		for (int64_t i = 0; i < tensor_numel(&in); i++)
-			((float *)in.data)[i] = (float)frand(-1, 1);
-		ck_assert_msg(ref_run(dense, &in, &want, &d) == 0, "%s", d.msg);
+		Tensor in = test_uniform_tensor(&g->inputs[0]->shape);
 		prune_ok(g, args[a]);
+		if (a == 0) /* sparsity 0: the outputs of before, up to the summation order of csr */
+			test_outputs_agree(g, dense, &in, args[a]);
 		/* the dense twin gets the pruned values, no encoding */
-		for (int i = 0; i < g->n_values; i++) {
-			Value *v = g->values[i];
-			if (v->data && v->enc.kind != ENC_DENSE) {
-				Value *t = graph_find_value(dense, v->name);
-				memcpy(t->data, v->data, (size_t)shape_numel(&v->shape) * sizeof(float));
-			}
-		}
-		if (a == 0) { /* sparsity 0: the outputs of before, up to the summation order of csr */
-			ck_assert_msg(ref_run(g, &in, &got, &d) == 0, "%s", d.msg);
-			for (int64_t i = 0; i < tensor_numel(&want); i++) {
-				float x = ((float *)got.data)[i], y = ((float *)want.data)[i];
-				ck_assert_msg(fabsf(x - y) <= 1e-5f * fmaxf(1.0f, fabsf(y)), "output %lld: %g, dense %g",
-					      (long long)i, x, y);
-			}
-			tensor_free(&got);
-		}
-		tensor_free(&want);
-		ck_assert_msg(ref_run(dense, &in, &want, &d) == 0, "%s", d.msg);
-		ck_assert_msg(ref_run(g, &in, &got, &d) == 0, "%s: %s", args[a], d.msg);
-		for (int64_t i = 0; i < tensor_numel(&want); i++) {
-			float x = ((float *)got.data)[i], y = ((float *)want.data)[i];
-			ck_assert_msg(fabsf(x - y) <= 1e-5f * fmaxf(1.0f, fabsf(y)), "%s: output %lld is %g, dense %g",
-				      args[a], (long long)i, x, y);
-		}
+		test_copy_encoded(g, dense);
+		test_outputs_agree(g, dense, &in, args[a]);
 		tensor_free(&in);
-		tensor_free(&want);
-		tensor_free(&got);
 		graph_free(g);
 		graph_free(dense);
 	}
@@ -1022,7 +938,7 @@ END_TEST
 /* A pruned graph dumps and parses back to the same text. */
 START_TEST(pruned_dump_round_trips)
 {
-	rng_state = 9;
+	test_rng_state = 9;
 	Graph *g = small_cnn(4, 8, 8, 4);
 	prune_ok(g, "nm:2:4;stem=unstructured:0.5;fc=block:2x2:0.5");
 	PrintOptions po = {.elide_above = -1};
@@ -1038,9 +954,9 @@ START_TEST(pruned_dump_round_trips)
 	graph_print(h, f, &po);
 	fclose(f);
 	ck_assert_str_eq(t1, t2);
-	ck_assert(enc_is(graph_find_value(h, "layer1.conv.w"), "nm(2,4)"));
-	ck_assert(enc_is(graph_find_value(h, "stem.w"), "csr"));
-	ck_assert(enc_is(graph_find_value(h, "fc.w"), "bsr(2,2)"));
+	ck_assert(test_enc_is(&graph_find_value(h, "layer1.conv.w")->enc, "nm(2,4)"));
+	ck_assert(test_enc_is(&graph_find_value(h, "stem.w")->enc, "csr"));
+	ck_assert(test_enc_is(&graph_find_value(h, "fc.w")->enc, "bsr(2,2)"));
 	free(t1);
 	free(t2);
 	graph_free(h);
@@ -1055,11 +971,11 @@ START_TEST(arena_failures)
 	int failed = 0;
 	for (size_t a = 0; a < sizeof args / sizeof *args; a++)
 		for (long n = 1; n < 40; n++) {
-			rng_state = 7;
+			test_rng_state = 7;
 			Graph *g = small_cnn(4, 8, 8, 4);
 			Diag d;
 			arena_fail_after(n);
-			int rc = run_prune(g, args[a], &d);
+			int rc = test_run_pass(g, pass_prune, args[a], &d);
 			arena_fail_after(0);
 			ck_assert_msg(rc == 0 || (rc < 0 && d.msg[0] && !strchr(d.msg, '\n')), "%s, failure %ld: rc %d '%s'",
 				      args[a], n, rc, d.msg);

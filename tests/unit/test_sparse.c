@@ -3,6 +3,7 @@
  * random shapes from a seeded PRNG (partial groups, M up to 256, V and B not dividing the
  * shape), in the three layouts weight_view makes: row-major, transposed, and a Conv's
  * (columns tap-major, channel-minor over a W[O, Cg, K] payload). */
+#include "testutil.h"
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -11,19 +12,6 @@
 #include <string.h>
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t rng_state;
-
-static void seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
-
-static uint64_t next(void)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return rng_state >> 17;
-}
-
-static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)(next() % (uint64_t)(hi - lo + 1)); }
-static float frand(void) { return (float)((double)(next() % 2000001) / 1000000.0 - 1.0); }
 
 static Shape shp(int rank, const int64_t *dims) { return shape_make(rank, dims); }
 #define SHAPE(...) shp((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
@@ -53,11 +41,11 @@ static WeightView view_of(int64_t rows, int64_t cols, int layout, int64_t taps)
  * which is a 1x1 conv). */
 static int random_layout(int64_t cols, int64_t *taps)
 {
-	int layout = (int)irand(0, 2);
+	int layout = (int)test_irand(0, 2);
 	*taps = 1;
 	if (layout == CONV)
 		for (int tries = 0; tries < 8 && *taps == 1; tries++) {
-			int64_t k = irand(2, 9);
+			int64_t k = test_irand(2, 9);
 			if (cols % k == 0)
 				*taps = k;
 		}
@@ -68,8 +56,8 @@ static int random_layout(int64_t cols, int64_t *taps)
 static void fill(float *p, int64_t n, double zero)
 {
 	for (int64_t i = 0; i < n; i++) {
-		double u = (double)(next() % 1000000) / 1000000.0;
-		p[i] = u < zero ? ((next() & 7) == 0 ? -0.0f : 0.0f) : frand();
+		double u = (double)(test_next() % 1000000) / 1000000.0;
+		p[i] = u < zero ? ((test_next() & 7) == 0 ? -0.0f : 0.0f) : test_frand();
 		if (p[i] == 0.0f && u >= zero)
 			p[i] = 0.5f;
 	}
@@ -94,12 +82,10 @@ typedef struct Fix {
 static Fix fix_layout(int64_t rows, int64_t cols, int layout, int64_t taps, double zero)
 {
 	Fix f;
-	Diag d = {0};
 	f.g = graph_new("t");
 	Shape s = layout == TRANSPOSED ? SHAPE(cols, rows) : layout == CONV ? SHAPE(rows, cols / taps, taps)
 									    : SHAPE(rows, cols);
-	f.w = graph_add_constant(f.g, "w", DT_F32, &s, &d);
-	ck_assert_msg(f.w != NULL, "%s", d.msg);
+	f.w = test_constant(f.g, "w", s);
 	f.view = view_of(rows, cols, layout, taps);
 	f.n = rows * cols;
 	fill(f.w->data, f.n, zero);
@@ -131,14 +117,10 @@ static float *decoded(const Value *w, int64_t n)
 
 START_TEST(test_views)
 {
-	Diag d = {0};
 	Graph *g = graph_new("v");
-	Shape sx = SHAPE(1, 8, 5, 5), sw = SHAPE(6, 4, 3, 3), sa = SHAPE(3, 7), sb = SHAPE(7, 5), sbt = SHAPE(5, 7);
-	Value *x = graph_add_value(g, "x", DT_F32, &sx), *a = graph_add_value(g, "a", DT_F32, &sa);
-	graph_add_input(g, x);
-	graph_add_input(g, a);
-	Value *w = graph_add_constant(g, "w", DT_F32, &sw, &d), *b = graph_add_constant(g, "b", DT_F32, &sb, &d);
-	Value *bt = graph_add_constant(g, "bt", DT_F32, &sbt, &d);
+	Value *x = test_input(g, "x", SHAPE(1, 8, 5, 5)), *a = test_input(g, "a", SHAPE(3, 7));
+	Value *w = test_constant(g, "w", SHAPE(6, 4, 3, 3)), *b = test_constant(g, "b", SHAPE(7, 5));
+	Value *bt = test_constant(g, "bt", SHAPE(5, 7));
 	Node *conv = graph_add_node(g, OP_Conv, "conv", 2, (Value *[]){x, w}, 1);
 	conv->attr.conv.group = 2;
 	Node *gemm = graph_add_node(g, OP_Gemm, "gemm", 2, (Value *[]){a, b}, 1);
@@ -200,15 +182,11 @@ static void keep_top2(float *w, const int64_t *idx)
  * magnitudes distinct for the seeds used). */
 static Node *conv3x3(Graph *g, int64_t o, int64_t cg, int64_t groups)
 {
-	Diag d = {0};
-	Shape sx = SHAPE(1, cg * groups, 6, 6), sw = SHAPE(o, cg, 3, 3);
-	Value *x = graph_add_value(g, "x", DT_F32, &sx);
-	graph_add_input(g, x);
-	Value *w = graph_add_constant(g, "w", DT_F32, &sw, &d);
-	ck_assert_msg(w != NULL, "%s", d.msg);
+	Value *x = test_input(g, "x", SHAPE(1, cg * groups, 6, 6));
+	Value *w = test_constant(g, "w", SHAPE(o, cg, 3, 3));
 	float *p = w->data;
 	for (int64_t i = 0; i < o * cg * 9; i++)
-		p[i] = (0.01f + (float)(next() % 1000000) / 1e6f) * ((next() & 1) ? 1.0f : -1.0f);
+		p[i] = (0.01f + (float)(test_next() % 1000000) / 1e6f) * ((test_next() & 1) ? 1.0f : -1.0f);
 	Node *n = graph_add_node(g, OP_Conv, "conv", 2, (Value *[]){x, w}, 1);
 	n->attr.conv.group = groups;
 	return n;
@@ -219,7 +197,7 @@ static Node *conv3x3(Graph *g, int64_t o, int64_t cg, int64_t groups)
  * inside one tap; pruned 2:4 along the flattened (c, kh, kw) order instead, it does not fit. */
 START_TEST(test_conv_nm_along_channels)
 {
-	seed(31);
+	test_seed(31, 1);
 	Encoding e = enc_of("nm(2,4)");
 	for (int way = 0; way < 2; way++) {
 		Graph *g = graph_new("c");
@@ -280,10 +258,10 @@ END_TEST
  * at each tap (Cg a multiple of M), computed here straight on W's layout. */
 START_TEST(test_conv_project_along_channels)
 {
-	seed(40 + (uint64_t)_i);
+	test_seed(40 + (uint64_t)_i, 1);
 	static const int nms[][2] = {{2, 4}, {1, 4}, {1, 8}, {3, 8}};
 	int n = nms[_i % 4][0], m = nms[_i % 4][1];
-	int64_t o = irand(1, 5), cg = m * irand(1, 3), groups = irand(1, 2);
+	int64_t o = test_irand(1, 5), cg = m * test_irand(1, 3), groups = test_irand(1, 2);
 	Graph *g = graph_new("c");
 	Node *node = conv3x3(g, o * groups, cg, groups);
 	Value *w = node->in[1];
@@ -537,29 +515,30 @@ static Encoding random_encoding(int64_t rows, int64_t cols)
 	memset(&e, 0, sizeof e);
 	(void)rows;
 	(void)cols;
-	switch (irand(0, 4)) {
+	switch (test_irand(0, 4)) {
 	case 0: e.kind = ENC_CSR; break;
 	case 1:
 		e.kind = ENC_BSR;
-		e.u.bsr.r = (int)irand(1, 8);
-		e.u.bsr.c = (int)irand(1, 8);
+		e.u.bsr.r = (int)test_irand(1, 8);
+		e.u.bsr.c = (int)test_irand(1, 8);
 		break;
 	case 2:
 		e.kind = ENC_NM;
-		e.u.nm.m = ms[irand(0, 9)];
-		e.u.nm.n = (int)irand(1, e.u.nm.m);
+		e.u.nm.m = ms[test_irand(0, 9)];
+		e.u.nm.n = (int)test_irand(1, e.u.nm.m);
 		break;
 	case 3:
 		e.kind = ENC_GS;
-		e.u.gs.v = (int)irand(1, 9);
-		e.u.gs.b = (int)irand(1, 12);
+		e.u.gs.v = (int)test_irand(1, 9);
+		e.u.gs.b = (int)test_irand(1, 12);
 		break;
 	default:
 		e.kind = ENC_TASD;
-		e.u.tasd.nterms = (int)irand(1, NNZC_MAX_TASD_TERMS);
+		e.u.tasd.nterms = (int)test_irand(1, NNZC_MAX_TASD_TERMS);
 		for (int t = 0; t < e.u.tasd.nterms; t++) {
-			e.u.tasd.term[t].m = ms[irand(1, 9)];
-			e.u.tasd.term[t].n = (int)irand(1, e.u.tasd.term[t].m / 2 > 0 ? e.u.tasd.term[t].m / 2 : 1);
+			e.u.tasd.term[t].m = ms[test_irand(1, 9)];
+			int half = e.u.tasd.term[t].m / 2;
+			e.u.tasd.term[t].n = (int)test_irand(1, half > 0 ? half : 1);
 		}
 		break;
 	}
@@ -570,9 +549,9 @@ static Encoding random_encoding(int64_t rows, int64_t cols)
  * projecting again drops nothing */
 START_TEST(test_project_fits_attach)
 {
-	seed(1000 + (uint64_t)_i);
-	int64_t rows = irand(1, 40), cols = irand(1, 300);
-	Fix f = fix_random(rows, cols, (double)irand(0, 95) / 100.0);
+	test_seed(1000 + (uint64_t)_i, 1);
+	int64_t rows = test_irand(1, 40), cols = test_irand(1, 300);
+	Fix f = fix_random(rows, cols, (double)test_irand(0, 95) / 100.0);
 	Encoding e = random_encoding(rows, cols);
 	Diag d = {0};
 	if (e.kind == ENC_BSR && (e.u.bsr.r > rows || e.u.bsr.c > cols)) {
@@ -615,13 +594,13 @@ END_TEST
 /* nm: after projection no group holds more than N non-zeros, and the kept ones are the largest */
 START_TEST(test_nm_project_pattern)
 {
-	seed(5000 + (uint64_t)_i);
+	test_seed(5000 + (uint64_t)_i, 1);
 	static const int ms[] = {2, 4, 8, 16, 32, 64, 128, 256};
-	int64_t rows = irand(1, 12), cols = irand(1, 600);
-	Fix f = fix_random(rows, cols, (double)irand(0, 60) / 100.0);
+	int64_t rows = test_irand(1, 12), cols = test_irand(1, 600);
+	Fix f = fix_random(rows, cols, (double)test_irand(0, 60) / 100.0);
 	Encoding e = {.kind = ENC_NM};
-	e.u.nm.m = ms[irand(0, 7)];
-	e.u.nm.n = (int)irand(1, e.u.nm.m);
+	e.u.nm.m = ms[test_irand(0, 7)];
+	e.u.nm.n = (int)test_irand(1, e.u.nm.m);
 	float *orig = malloc((size_t)f.n * sizeof *orig);
 	memcpy(orig, f.w->data, (size_t)f.n * sizeof *orig);
 	sparse_project(f.w->data, &f.view, &e);
@@ -652,15 +631,15 @@ END_TEST
  * the later terms are empty. */
 START_TEST(test_tasd_exact_when_first_fits)
 {
-	seed(6000 + (uint64_t)_i);
+	test_seed(6000 + (uint64_t)_i, 1);
 	static const int ms[] = {2, 4, 8, 16, 32, 64, 128, 256};
-	int64_t rows = irand(1, 16), cols = irand(1, 400);
-	Fix f = fix_random(rows, cols, (double)irand(0, 50) / 100.0);
+	int64_t rows = test_irand(1, 16), cols = test_irand(1, 400);
+	Fix f = fix_random(rows, cols, (double)test_irand(0, 50) / 100.0);
 	Encoding e = {.kind = ENC_TASD};
-	e.u.tasd.nterms = (int)irand(1, NNZC_MAX_TASD_TERMS);
+	e.u.tasd.nterms = (int)test_irand(1, NNZC_MAX_TASD_TERMS);
 	for (int t = 0; t < e.u.tasd.nterms; t++) {
-		e.u.tasd.term[t].m = ms[irand(0, 7)];
-		e.u.tasd.term[t].n = (int)irand(1, e.u.tasd.term[t].m);
+		e.u.tasd.term[t].m = ms[test_irand(0, 7)];
+		e.u.tasd.term[t].n = (int)test_irand(1, e.u.tasd.term[t].m);
 	}
 	Encoding first = {.kind = ENC_NM};
 	first.u.nm.n = e.u.tasd.term[0].n;
@@ -686,15 +665,15 @@ END_TEST
 /* Adding a term never increases the error, and the error is what the first k terms leave. */
 START_TEST(test_tasd_more_terms_no_worse)
 {
-	seed(7000 + (uint64_t)_i);
+	test_seed(7000 + (uint64_t)_i, 1);
 	static const int ms[] = {2, 4, 8, 16, 32, 64, 128, 256};
-	int64_t rows = irand(1, 16), cols = irand(1, 400);
-	Fix f = fix_random(rows, cols, (double)irand(0, 50) / 100.0);
+	int64_t rows = test_irand(1, 16), cols = test_irand(1, 400);
+	Fix f = fix_random(rows, cols, (double)test_irand(0, 50) / 100.0);
 	Encoding e = {.kind = ENC_TASD};
 	e.u.tasd.nterms = NNZC_MAX_TASD_TERMS;
 	for (int t = 0; t < NNZC_MAX_TASD_TERMS; t++) {
-		e.u.tasd.term[t].m = ms[irand(0, 7)];
-		e.u.tasd.term[t].n = (int)irand(1, e.u.tasd.term[t].m / 2 > 0 ? e.u.tasd.term[t].m / 2 : 1);
+		e.u.tasd.term[t].m = ms[test_irand(0, 7)];
+		e.u.tasd.term[t].n = (int)test_irand(1, e.u.tasd.term[t].m / 2 > 0 ? e.u.tasd.term[t].m / 2 : 1);
 	}
 	float *x = malloc((size_t)f.n * sizeof *x);
 	double prev = INFINITY, total = 0.0;
@@ -719,18 +698,18 @@ END_TEST
  * never needs a drop, however unequal its rows. */
 START_TEST(test_gs_balanced)
 {
-	seed(8000 + (uint64_t)_i);
-	int v = (int)irand(1, 8), b = (int)irand(v, 16);
-	int64_t rows = irand(1, 30), cols = irand(2 * b, 200);
+	test_seed(8000 + (uint64_t)_i, 1);
+	int v = (int)test_irand(1, 8), b = (int)test_irand(v, 16);
+	int64_t rows = test_irand(1, 30), cols = test_irand(2 * b, 200);
 	Fix f = fix_new(rows, cols, false, 1.0);
 	float *w = f.w->data;
 	for (int64_t r0 = 0; r0 < rows; r0 += v)
 		for (int bk = 0; bk < b; bk++) {
 			int64_t nc = (cols - bk + b - 1) / b, lanes = rows - r0 < v ? rows - r0 : v;
-			if (irand(0, 3) == 0) /* the bank stays empty */
+			if (test_irand(0, 3) == 0) /* the bank stays empty */
 				continue;
-			int64_t r = r0 + irand(0, lanes - 1);
-			w[r * cols + bk + b * irand(0, nc - 1)] = frand() + 2.0f;
+			int64_t r = r0 + test_irand(0, lanes - 1);
+			w[r * cols + bk + b * test_irand(0, nc - 1)] = test_frand() + 2.0f;
 		}
 	Encoding e = {.kind = ENC_GS};
 	e.u.gs.v = v;
@@ -751,10 +730,10 @@ END_TEST
  * possible) and at most 3 more (what the padding's columns may force). */
 START_TEST(test_gs_tight_optimal)
 {
-	seed(9000 + (uint64_t)_i);
-	int v = (int)irand(1, 16), b = (int)irand(v, 2 * v - 1 > v ? 2 * v - 1 : v);
-	int64_t rows = irand(1, 40), cols = irand(2 * b, 300);
-	Fix f = fix_random(rows, cols, (double)irand(50, 100) / 100.0);
+	test_seed(9000 + (uint64_t)_i, 1);
+	int v = (int)test_irand(1, 16), b = (int)test_irand(v, 2 * v - 1 > v ? 2 * v - 1 : v);
+	int64_t rows = test_irand(1, 40), cols = test_irand(2 * b, 300);
+	Fix f = fix_random(rows, cols, (double)test_irand(50, 100) / 100.0);
 	Encoding e = {.kind = ENC_GS};
 	e.u.gs.v = v;
 	e.u.gs.b = b;
@@ -855,14 +834,6 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	/* ~1,500 property-test iterations: a fork each costs minutes under the sanitizers, and these
-	 * tests share no state that a crash could corrupt for the next one */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+/* ~1,500 property-test iterations: a fork each costs minutes under the sanitizers, and these
+ * tests share no state that a crash could corrupt for the next one */
+int main(void) { return run_suite_fork(suite(), CK_NOFORK); }

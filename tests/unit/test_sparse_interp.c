@@ -12,40 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state;
-
-static void seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 7; }
-
-static uint64_t next(void)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return rng_state >> 17;
-}
-
-static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)(next() % (uint64_t)(hi - lo + 1)); }
-static float frand(void) { return (float)((double)(next() % 2000001) / 1000000.0 - 1.0); }
-
 static void fill(float *p, int64_t n, double zero)
 {
 	for (int64_t i = 0; i < n; i++)
-		p[i] = (double)(next() % 1000) / 1000.0 < zero ? 0.0f : frand();
-}
-
-static Value *input(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-	Shape s = shape_make(rank, dims);
-	Value *v = graph_add_value(g, name, DT_F32, &s);
-	graph_add_input(g, v);
-	return v;
+		p[i] = (double)(test_next() % 1000) / 1000.0 < zero ? 0.0f : test_frand();
 }
 
 static Value *constant(Graph *g, const char *name, int rank, const int64_t *dims, double zero)
 {
-	Diag d = {0};
-	Shape s = shape_make(rank, dims);
-	Value *v = graph_add_constant(g, name, DT_F32, &s, &d);
-	ck_assert_msg(v != NULL, "%s", d.msg);
-	fill(v->data, shape_numel(&s), zero);
+	Value *v = test_constant(g, name, shape_make(rank, dims));
+	fill(v->data, shape_numel(&v->shape), zero);
 	return v;
 }
 
@@ -54,29 +30,29 @@ static Encoding random_encoding(void)
 	static const int ms[] = {2, 4, 8, 16, 32, 64, 128, 256};
 	Encoding e;
 	memset(&e, 0, sizeof e);
-	switch (irand(0, 4)) {
+	switch (test_irand(0, 4)) {
 	case 0: e.kind = ENC_CSR; break;
 	case 1:
 		e.kind = ENC_BSR;
-		e.u.bsr.r = (int)irand(1, 5);
-		e.u.bsr.c = (int)irand(1, 5);
+		e.u.bsr.r = (int)test_irand(1, 5);
+		e.u.bsr.c = (int)test_irand(1, 5);
 		break;
 	case 2:
 		e.kind = ENC_NM;
-		e.u.nm.m = ms[irand(0, 7)];
-		e.u.nm.n = (int)irand(1, e.u.nm.m / 2);
+		e.u.nm.m = ms[test_irand(0, 7)];
+		e.u.nm.n = (int)test_irand(1, e.u.nm.m / 2);
 		break;
 	case 3:
 		e.kind = ENC_GS;
-		e.u.gs.v = (int)irand(1, 6);
-		e.u.gs.b = (int)irand(e.u.gs.v, 10);
+		e.u.gs.v = (int)test_irand(1, 6);
+		e.u.gs.b = (int)test_irand(e.u.gs.v, 10);
 		break;
 	default:
 		e.kind = ENC_TASD;
-		e.u.tasd.nterms = (int)irand(1, 3);
+		e.u.tasd.nterms = (int)test_irand(1, 3);
 		for (int t = 0; t < e.u.tasd.nterms; t++) {
-			e.u.tasd.term[t].m = ms[irand(0, 3)];
-			e.u.tasd.term[t].n = (int)irand(1, e.u.tasd.term[t].m / 2);
+			e.u.tasd.term[t].m = ms[test_irand(0, 3)];
+			e.u.tasd.term[t].n = (int)test_irand(1, e.u.tasd.term[t].m / 2);
 		}
 		break;
 	}
@@ -88,19 +64,20 @@ static Encoding random_encoding(void)
 /* One Conv or FusedConv; returns the node. */
 static Node *build_conv(Graph *g, bool fused)
 {
-	int nsp = (int)irand(1, 2);
-	int64_t nimg = irand(1, 2), groups, cg, mg;
-	switch (irand(0, 2)) {
-	case 0: groups = 1; cg = irand(1, 6); mg = irand(1, 7); break;
-	case 1: groups = irand(2, 3); cg = irand(1, 3); mg = irand(1, 4); break;
-	default: groups = irand(2, 6); cg = 1; mg = irand(1, 2); break; /* depthwise (x multiplier) */
+	int nsp = (int)test_irand(1, 2);
+	int64_t nimg = test_irand(1, 2), groups, cg, mg;
+	switch (test_irand(0, 2)) {
+	case 0: groups = 1; cg = test_irand(1, 6); mg = test_irand(1, 7); break;
+	case 1: groups = test_irand(2, 3); cg = test_irand(1, 3); mg = test_irand(1, 4); break;
+	default: groups = test_irand(2, 6); cg = 1; mg = test_irand(1, 2); break; /* depthwise (x multiplier) */
 	}
 	int64_t c = groups * cg, m = groups * mg;
 	int64_t xd[5] = {nimg, c}, wd[5] = {m, cg}, od[5] = {nimg, m};
 	Ints pads = {2 * nsp, {0}}, strides = {nsp, {0}}, dil = {nsp, {0}};
 	for (int i = 0; i < nsp; i++) {
-		int64_t k = irand(1, 3), s = irand(1, 2), dl = irand(1, 2), pl = irand(0, 1), ph = irand(0, 1);
-		int64_t in = irand(dl * (k - 1) + 1, 9);
+		int64_t k = test_irand(1, 3), s = test_irand(1, 2), dl = test_irand(1, 2);
+		int64_t pl = test_irand(0, 1), ph = test_irand(0, 1);
+		int64_t in = test_irand(dl * (k - 1) + 1, 9);
 		xd[2 + i] = in;
 		wd[2 + i] = k;
 		pads.v[i] = pl;
@@ -109,16 +86,16 @@ static Node *build_conv(Graph *g, bool fused)
 		dil.v[i] = dl;
 		od[2 + i] = (in + pl + ph - dl * (k - 1) - 1) / s + 1;
 	}
-	Value *x = input(g, "x", 2 + nsp, xd);
-	Value *w = constant(g, "w", 2 + nsp, wd, (double)irand(0, 90) / 100.0);
+	Value *x = test_input(g, "x", shape_make(2 + nsp, xd));
+	Value *w = constant(g, "w", 2 + nsp, wd, (double)test_irand(0, 90) / 100.0);
 	Value *in[4] = {x, w, NULL, NULL};
 	int nin = 2;
-	if (fused || irand(0, 1)) {
+	if (fused || test_irand(0, 1)) {
 		in[2] = constant(g, "b", 1, (int64_t[]){m}, 0.0);
 		nin = 3;
 	}
-	if (fused && irand(0, 1)) {
-		in[3] = input(g, "r", 2 + nsp, od);
+	if (fused && test_irand(0, 1)) {
+		in[3] = test_input(g, "r", shape_make(2 + nsp, od));
 		nin = 4;
 		if (in[2] == NULL)
 			in[2] = constant(g, "b", 1, (int64_t[]){m}, 0.0);
@@ -130,32 +107,32 @@ static Node *build_conv(Graph *g, bool fused)
 	ca->strides = strides;
 	ca->dilations = dil;
 	if (fused)
-		n->attr.fused_conv.act.kind = irand(0, 1) ? ACT_RELU : ACT_NONE;
+		n->attr.fused_conv.act.kind = test_irand(0, 1) ? ACT_RELU : ACT_NONE;
 	return n;
 }
 
 static Node *build_gemm(Graph *g, bool fused)
 {
-	int64_t m = irand(1, 5), k = irand(1, 70), nn = irand(1, 40);
-	int64_t ta = irand(0, 1), tb = irand(0, 1);
-	Value *a = input(g, "a", 2, ta ? (int64_t[]){k, m} : (int64_t[]){m, k});
-	Value *b = constant(g, "b", 2, tb ? (int64_t[]){nn, k} : (int64_t[]){k, nn}, (double)irand(0, 90) / 100.0);
+	int64_t m = test_irand(1, 5), k = test_irand(1, 70), nn = test_irand(1, 40);
+	int64_t ta = test_irand(0, 1), tb = test_irand(0, 1);
+	Value *a = test_input(g, "a", shape_make(2, ta ? (int64_t[]){k, m} : (int64_t[]){m, k}));
+	Value *b = constant(g, "b", 2, tb ? (int64_t[]){nn, k} : (int64_t[]){k, nn}, (double)test_irand(0, 90) / 100.0);
 	Value *in[4] = {a, b, NULL, NULL};
 	int nin = 2;
-	if (fused || irand(0, 1)) {
+	if (fused || test_irand(0, 1)) {
 		in[2] = constant(g, "c", 1, (int64_t[]){nn}, 0.0);
 		nin = 3;
 	}
-	if (fused && irand(0, 1)) {
-		in[3] = input(g, "r", 2, (int64_t[]){m, nn});
+	if (fused && test_irand(0, 1)) {
+		in[3] = test_input(g, "r", shape_make(2, (int64_t[]){m, nn}));
 		nin = 4;
 	}
 	Node *n = graph_add_node(g, fused ? OP_FusedGemm : OP_Gemm, "gemm", nin, in, 1);
 	GemmAttrs *ga = fused ? &n->attr.fused_gemm.gemm : &n->attr.gemm;
 	ga->trans_a = ta;
 	ga->trans_b = tb;
-	ga->alpha = irand(0, 1) ? 1.0f : 0.5f;
-	ga->beta = irand(0, 1) ? 1.0f : 2.0f;
+	ga->alpha = test_irand(0, 1) ? 1.0f : 0.5f;
+	ga->beta = test_irand(0, 1) ? 1.0f : 2.0f;
 	if (fused)
 		n->attr.fused_gemm.act.kind = ACT_RELU;
 	return n;
@@ -163,13 +140,13 @@ static Node *build_gemm(Graph *g, bool fused)
 
 static Node *build_matmul(Graph *g)
 {
-	int ra = (int)irand(1, 3);
-	int64_t k = irand(1, 70), nn = irand(1, 40), ad[3];
+	int ra = (int)test_irand(1, 3);
+	int64_t k = test_irand(1, 70), nn = test_irand(1, 40), ad[3];
 	for (int i = 0; i < ra - 1; i++)
-		ad[i] = irand(1, 4);
+		ad[i] = test_irand(1, 4);
 	ad[ra - 1] = k;
-	Value *a = input(g, "a", ra, ad);
-	Value *b = constant(g, "b", 2, (int64_t[]){k, nn}, (double)irand(0, 90) / 100.0);
+	Value *a = test_input(g, "a", shape_make(ra, ad));
+	Value *b = constant(g, "b", 2, (int64_t[]){k, nn}, (double)test_irand(0, 90) / 100.0);
 	return graph_add_node(g, OP_MatMul, "mm", 2, (Value *[]){a, b}, 1);
 }
 
@@ -182,7 +159,7 @@ static void run(const Graph *g, const Tensor *ins, Tensor *out)
 
 static void check_one(int op, uint64_t s)
 {
-	seed(s);
+	test_seed(s, 7);
 	Diag d = {0};
 	Graph *g = graph_new("t");
 	Node *n = op == 0 ? build_conv(g, false) : op == 1 ? build_conv(g, true) : op == 2 ? build_gemm(g, false)
@@ -244,10 +221,10 @@ START_TEST(test_conv3x3_kinds)
 	const int64_t *k = kinds[_i % 4];
 	const char *spec = encs[_i / 4];
 	Diag d = {0};
-	seed(900 + (uint64_t)_i);
+	test_seed(900 + (uint64_t)_i, 7);
 	Graph *g = graph_new("t");
 	int64_t c = k[0] * k[1], m = k[0] * k[2];
-	Value *x = input(g, "x", 4, (int64_t[]){2, c, 7, 6});
+	Value *x = test_input(g, "x", shape_make(4, (int64_t[]){2, c, 7, 6}));
 	Value *w = constant(g, "w", 4, (int64_t[]){m, k[1], 3, 3}, 0.0);
 	Node *n = graph_add_node(g, OP_Conv, "conv", 2, (Value *[]){x, w}, 1);
 	n->attr.conv.group = k[0];
@@ -283,9 +260,9 @@ END_TEST
 START_TEST(test_view_mismatch)
 {
 	Diag d = {0};
-	seed(9);
+	test_seed(9, 7);
 	Graph *g = graph_new("t");
-	Value *a = input(g, "a", 2, (int64_t[]){2, 6});
+	Value *a = test_input(g, "a", shape_make(2, (int64_t[]){2, 6}));
 	Value *b = constant(g, "b", 2, (int64_t[]){6, 6}, 0.5);
 	Node *n = graph_add_node(g, OP_Gemm, "gemm", 2, (Value *[]){a, b}, 1);
 	graph_add_output(g, n->out[0]);

@@ -1,0 +1,984 @@
+/* Sparse constant weights times dense activations (CK_SPARSE_ROWS, CK_SPARSE_BLOCKS): the
+ * product C = epilogue(A x B) of gemm.h's GemmSpec with A known at compile time and only its
+ * non-zeros multiplied.
+ *
+ * Layout: nothing changes. A convolution stays NCHW: rows of the product are output channels,
+ * columns output pixels, and the vectors run along the pixels, so no activation is converted
+ * before or after a sparse layer (the same B panels as the dense kernel: the input read in
+ * place for a 1x1 stride-1 convolution, a zero-padded copy of the input rows for other stride-1
+ * convolutions up to density SP_PADDED_MAX_DENSITY (plan_padded: every tap is then one offset
+ * into it, so no k x n panel is built), gemm.c's im2col panel otherwise, a gathered panel for
+ * strided B).
+ *
+ * The kernel. One parallel iteration is (batch product, column tile, chunk of row groups). A
+ * row group is r consecutive rows sharing one column set (r = 1: any sparsity; r > 1: bsr
+ * blocks, dense rows), so that each B vector loaded serves r rows. For each group and each
+ * micro-tile of nv vectors of the tile's columns, the accumulators live in registers while the
+ * group's non-zeros stream: per non-zero one element offset into B or the panel, r values
+ * broadcast, nv vector loads (folded into the multiply-adds) and r x nv multiply-adds. With
+ * r = 1 the non-zeros alternate between `sets` independent accumulator sets (summed at the
+ * end) so that enough multiply-add chains are in flight to hide their latency.
+ *
+ * Everything about the weights is compile-time data in one int32 table (a CgData item, so
+ * nodes of one shape share their code): the chunks, the groups in chunk order (chunks balanced
+ * by non-zero count: a group's outputs are independent, so any group may go to any chunk), per
+ * group and k-block the range of its entries, and the entries (offset, r values). A k-block is
+ * the part of the reduction whose panel rows fit the stack budget; partial sums wait in C
+ * between k-blocks, as in gemm.c.
+ *
+ * Cost structure (for cost.c): per non-zero and micro-tile, 1 + r scalar loads and nv vector
+ * loads, r*nv multiply-adds; per group and micro-tile, the accumulators' initialisation,
+ * epilogue and store (plus a reload per extra k-block); per tile and chunk, the panel packing
+ * (k x tile columns copied, with zeros for the padding), as the dense kernel does. */
+#include "gemm.h"
+#include "sparse.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of a B panel on the task's stack (a k-block of it). */
+#define SP_PANEL_BYTES (160 * 1024)
+/* Bytes of B one tile reads straight from memory: kept in L2 while all of the chunk's rows
+ * reuse it. */
+#define SP_DIRECT_BYTES (192 * 1024)
+/* Bytes of B rows a micro-tile column of a k-block may read (L1 is 48 KB on Zen 5: room for
+ * the entries and the outputs). */
+#define SP_L1_BYTES (32 * 1024)
+/* Non-zeros per group and k-block below which k-blocks grow past SP_L1_BYTES. */
+#define SP_MIN_NNZ_PER_BLOCK 24.0
+#define SP_MAX_NV 4
+#define SP_MAX_SETS 4
+#define SP_MAX_R 8
+#define SP_MAX_TILE_ROWS 32
+#define SP_MAX_GATHER_COLS 512
+#define SP_PADDED_DEFAULT true
+/* Above this density the im2col panels run faster (aligned loads, no segment stores; measured
+ * 0.85-0.95x for the padded path at 2:4 on ResNet-50's 3x3 layers, >= 1x up to 0.3), and the
+ * dense kernel beats both anyway. */
+#define SP_PADDED_MAX_DENSITY 0.4
+#define SP_MAX_FLAT_MT 8 /* micro-tiles per padded band (each is its own code) */
+
+/* The padded stride-1 path (plan_padded) is on unless NNZC_SPMM_PADDED=0 in the compiler's
+ * environment: a switch for comparing it with the im2col panels on the same model (and for the
+ * tests of the panels on stride-1 kernels), not an interface. */
+static bool sp_padded_enabled(void)
+{
+	const char *e = getenv("NNZC_SPMM_PADDED");
+	return e == NULL ? SP_PADDED_DEFAULT : e[0] != '0';
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+typedef struct SpPlan {
+	int vlen, nv, sets, r;  /* r: rows per group */
+	int regs;               /* vector registers */
+	int64_t nr;             /* columns of a micro-tile: nv * vlen */
+	int64_t tw, ntiles;     /* columns per tile, tiles per product */
+	int64_t tail;           /* columns of a tile's partial micro-tile (0: none) */
+	int64_t rows;           /* im2col: output rows per tile */
+	int64_t panel_ld;
+	int64_t kc, nkb;         /* k-blocks of the entries (partial sums in C between them) */
+	int64_t pkb, npb, prows; /* k-blocks per panel block, panel blocks, panel rows */
+	int64_t ngroups, nblk, nchunks;
+	int64_t batch, iterations;
+	/* padded (stride-1 im2col-free, see plan_padded): the panel holds, per channel, the tile's
+	 * rows + kh - 1 zero-padded input rows of wp columns, cs floats apart */
+	bool padded;
+	int64_t wp, cs, kh, kw, ksz, ow;
+	/* word offsets in the table */
+	int64_t t_perm, t_bounds, t_ents;
+} SpPlan;
+
+/* Where a micro-tile's vector v goes in C: lanes `bits[i]` at C columns col[i] + lane. One
+ * segment normally; a padded micro-tile's vector crosses output rows, one segment per row. */
+#define SP_MAX_SEG 6
+typedef struct SpSeg {
+	int n;
+	LLVMValueRef col[SP_MAX_SEG];
+	uint64_t bits[SP_MAX_SEG];
+} SpSeg;
+
+/* ---------------------------------------------------------------- weights */
+
+static bool same_columns(const SpRows *a, int64_t r0, int64_t r1)
+{
+	int64_t n0 = a->row_ptr[r0 + 1] - a->row_ptr[r0], n1 = a->row_ptr[r1 + 1] - a->row_ptr[r1];
+	return n0 == n1 && memcmp(a->col + a->row_ptr[r0], a->col + a->row_ptr[r1], (size_t)n0 * sizeof *a->col) == 0;
+}
+
+int spmm_block_rows(const SpRows *a, int64_t m)
+{
+	if (m <= 0 || a->rows % m != 0)
+		return 1;
+	for (int r = SP_MAX_R; r >= 2; r /= 2) {
+		if (m % r != 0)
+			continue;
+		bool ok = true;
+		for (int64_t g = 0; g < a->rows && ok; g += r)
+			for (int i = 1; i < r && ok; i++)
+				ok = same_columns(a, g, g + i);
+		if (ok)
+			return r;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------- planning */
+
+/* Useful lanes over the lanes computed, counting per micro-tile of a tile its two scalar loads
+ * per non-zero (offset, value) as two more vectors. */
+static double lane_use(const SpPlan *p, int64_t tw)
+{
+	int64_t micro = ceil_div(tw, p->nr);
+	return (double)tw / (double)(tw / p->nr * p->nr + round_up(tw % p->nr, p->vlen) + 2 * micro * p->vlen);
+}
+
+/* Output rows per im2col tile: a divisor of the row count (every tile alike), lanes well used,
+ * tiles wide enough to amortise the per-group work, at most ~512 columns. 0 when even one row's
+ * panel of one channel is too big. */
+static int plan_im2col(SpPlan *p, const GemmSpec *s)
+{
+	const Window *w = &s->im2col.win;
+	int64_t rows_total = w->out[0] * w->out[1], ow = w->out[2];
+	int64_t ks = w->kernel[0] * w->kernel[1] * w->kernel[2];
+	double best_score = -1.0;
+	for (int64_t r = 1; r <= rows_total && r <= SP_MAX_TILE_ROWS; r++) {
+		if (rows_total % r)
+			continue;
+		int64_t tw = r * ow;
+		if (r > 1 && tw > 512)
+			break;
+		int64_t need = (r - 1) * ow + round_up(ow, p->vlen);
+		int64_t ld = round_up(need > round_up(tw, p->nr) ? need : round_up(tw, p->nr), p->vlen);
+		if (ld * ks * 4 > SP_PANEL_BYTES)
+			break;
+		double score = lane_use(p, tw) * (double)tw / (double)(tw + 48);
+		if (score > best_score + 1e-9) {
+			best_score = score;
+			p->rows = r;
+			p->tw = tw;
+			p->panel_ld = ld;
+		}
+	}
+	if (best_score < 0)
+		return -1;
+	p->ntiles = rows_total / p->rows;
+	p->tail = p->tw % p->nr;
+	return 0;
+}
+
+/* The band's micro-tiles: its vectors of padded columns shared out evenly (at most nv each).
+ * Returns their count; micro-tile i (when j0/nv are not NULL) starts at column *j0 with *nv
+ * vectors. */
+static int64_t flat_tiles(const SpPlan *p, int64_t i, int64_t *j0, int *nv)
+{
+	int64_t nvec = ceil_div((p->rows - 1) * p->wp + p->ow, p->vlen), nmt = ceil_div(nvec, p->nv);
+	if (j0 != NULL) {
+		int64_t base = nvec / nmt, extra = nvec % nmt;
+		*nv = (int)(base + (i < extra));
+		*j0 = (i * base + (i < extra ? i : extra)) * p->vlen;
+	}
+	return nmt;
+}
+
+/* Padded: a micro-tile runs over the padded columns y*wp + x of the band's rows (at compile-time
+ * positions, so that which lanes are outputs, and of which output row, is known): lane x of
+ * padded row y goes to C column y*ow + x, the lanes x >= ow (the right pad) are dropped. The
+ * store segments of micro-tile (j0, nv), C columns relative to the tile in cols[v*SP_MAX_SEG+q];
+ * -1 when a vector would cross more than SP_MAX_SEG output rows. */
+static int flat_segments(const SpPlan *p, int64_t j0, int nv, SpSeg *seg, int64_t *cols)
+{
+	int vlen = p->vlen;
+	int64_t ncols = (p->rows - 1) * p->wp + p->ow;
+	for (int v = 0; v < nv; v++) {
+		seg[v].n = 0;
+		for (int64_t l = 0; l < vlen; l++) {
+			int64_t pc = j0 + (int64_t)v * vlen + l;
+			if (pc >= ncols || pc % p->wp >= p->ow)
+				continue;
+			int64_t y = pc / p->wp, c0 = j0 + (int64_t)v * vlen - y * (p->wp - p->ow);
+			int q = seg[v].n;
+			if (q == 0 || cols[v * SP_MAX_SEG + q - 1] != c0) {
+				if (q == SP_MAX_SEG)
+					return -1;
+				cols[v * SP_MAX_SEG + q] = c0;
+				seg[v].bits[q] = 0;
+				seg[v].n = ++q;
+			}
+			seg[v].bits[q - 1] |= UINT64_C(1) << l;
+		}
+	}
+	return 0;
+}
+
+/* Stride-1 convolutions without im2col: output pixel (y, x) of tap (kh, kw) reads the zero-padded
+ * input at [c][y + kh][x + kw], so over a padded copy of the tile's input rows (rows + kh - 1 of
+ * them per channel, packed per iteration: about 1 + (kh - 1)/rows copies of the input instead of
+ * kh*kw) every non-zero is one offset c*cs + kh*wp + kw and the band's columns are contiguous,
+ * as in the 1x1 case. The kernel computes the band on the padded width (the wp - ow columns of
+ * the right pad are computed and dropped at the store, flat_segments), so a 7x7 map still fills
+ * whole vectors. Tiles are bands of output rows (a divisor of the rows); bands and micro-tiles
+ * are chosen by useful lanes (plan_padded). */
+bool spmm_conv_padded(const Window *w)
+{
+	if (!sp_padded_enabled() || w->in[0] != 1 || w->kernel[0] != 1 || w->pad_lo[0] != 0 || w->pad_hi[0] != 0)
+		return false;
+	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
+		if (w->stride[j] != 1 || w->dilation[j] != 1)
+			return false;
+	return w->out[1] > 0 && w->out[2] > 0;
+}
+
+static bool padded_ok(const GemmSpec *s) { return s->b_kind == GB_IM2COL && spmm_conv_padded(&s->im2col.win); }
+
+static int plan_padded(SpPlan *p, const GemmSpec *s)
+{
+	const Window *w = &s->im2col.win;
+	int64_t oh = w->out[1], ow = w->out[2];
+	int vlen = p->vlen;
+	p->padded = true;
+	p->ow = ow;
+	p->kh = w->kernel[1];
+	p->kw = w->kernel[2];
+	p->ksz = p->kh * p->kw;
+	p->wp = w->in[2] + w->pad_lo[2] + w->pad_hi[2];
+	double best_score = -1.0;
+	int64_t best_r = 0;
+	for (int64_t r = 1; r <= oh && r <= SP_MAX_TILE_ROWS; r++) {
+		if (oh % r)
+			continue;
+		int64_t ncols = (r - 1) * p->wp + ow, cs = (r + p->kh - 1) * p->wp, nmt = ceil_div(ncols, p->nr);
+		if (r > 1 && nmt > SP_MAX_FLAT_MT)
+			break;
+		if ((cs + 2 * vlen) * 4 > SP_PANEL_BYTES)
+			break;
+		p->rows = r;
+		bool ok = true;
+		for (int64_t i = 0; i < nmt && ok; i++) {
+			SpSeg seg[SP_MAX_NV];
+			int64_t cols[SP_MAX_NV * SP_MAX_SEG], j0;
+			int nv;
+			flat_tiles(p, i, &j0, &nv);
+			ok = flat_segments(p, j0, nv, seg, cols) == 0;
+		}
+		if (!ok)
+			continue;
+		/* output lanes over lanes computed, counting the two scalar loads per non-zero and
+		 * micro-tile as two vectors; wide tiles amortise the per-group work; the halo rows
+		 * are copied once per tile: a mild preference for taller bands */
+		int64_t tw = r * ow;
+		double use = (double)tw / (double)(round_up(ncols, vlen) + 2 * nmt * vlen);
+		double score = use * (double)tw / (double)(tw + 48) * (double)r / ((double)r + 0.25 * (double)(p->kh - 1));
+		if (score > best_score + 1e-9) {
+			best_score = score;
+			best_r = r;
+		}
+	}
+	if (best_score < 0)
+		return -1;
+	p->rows = best_r;
+	p->tw = best_r * ow;
+	p->cs = (best_r + p->kh - 1) * p->wp;
+	p->panel_ld = p->cs;
+	p->ntiles = oh / p->rows;
+	p->tail = 0;
+	return 0;
+}
+
+/* k-blocks: the B rows one micro-tile column of all groups reads over a k-block should stay in
+ * L1 (SP_L1_BYTES), unless the weight is so sparse that a k-block would hold only a few
+ * non-zeros per group, whose partial sums would then cost more than the loads saved. A panel
+ * block (packed at once, on the stack) holds whole k-blocks, for im2col whole channels. */
+static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
+{
+	int64_t k = s->k > 0 ? s->k : 1;
+	/* per k row: the column's B row and every group's entries in it */
+	double row_bytes = (double)p->nr * 4.0 + (double)s->m * density * (4.0 + 4.0 * p->r) / p->r;
+	if (p->padded) {
+		/* a tap reads (a third of, for 3x3) the kh padded rows of its channel that the
+		 * micro-tile spans. The entries are left out: they stream once per micro-tile,
+		 * 8 bytes per nv multiply-adds, which L2 sustains, while counting them made the
+		 * k-blocks (and the partial sums stored between them) several times more
+		 * (measured: 0.76x -> 0.98x at 28x28, density 0.3) */
+		int64_t span = p->kh * (p->nr + p->kw - 1 + p->vlen);
+		row_bytes = (double)(span < p->cs ? span : p->cs) * 4.0 / (double)p->ksz;
+	}
+	int64_t kc = (int64_t)(SP_L1_BYTES / row_bytes);
+	if (kc < 1)
+		kc = 1;
+	if (density > 0 && (double)kc * density < SP_MIN_NNZ_PER_BLOCK)
+		kc = (int64_t)(SP_MIN_NNZ_PER_BLOCK / density);
+	if (kc > k)
+		kc = k;
+	int64_t unit = 1, max_rows = k;
+	if (p->padded) {
+		unit = p->ksz;
+		max_rows = (SP_PANEL_BYTES / 4 - 2 * p->vlen) / p->cs * unit;
+	} else if (s->b_kind == GB_IM2COL) {
+		unit = s->im2col.win.kernel[0] * s->im2col.win.kernel[1] * s->im2col.win.kernel[2];
+		max_rows = SP_PANEL_BYTES / (p->panel_ld * unit * 4) * unit;
+	} else if (s->b_kind == GB_GATHER) {
+		max_rows = SP_PANEL_BYTES / (p->panel_ld * 4);
+	}
+	if (max_rows < unit)
+		max_rows = unit;
+	kc = round_up(kc, unit);
+	if (kc > max_rows)
+		kc = max_rows;
+	p->nkb = ceil_div(k, kc);
+	p->kc = round_up(ceil_div(k, p->nkb), unit); /* even blocks */
+	p->nkb = ceil_div(k, p->kc);
+	if (s->b_kind == GB_DIRECT) {
+		p->pkb = 1;
+	} else {
+		p->pkb = max_rows / p->kc;
+		if (p->pkb > p->nkb)
+			p->pkb = p->nkb;
+		if (p->pkb < 1)
+			p->pkb = 1;
+	}
+	p->npb = ceil_div(p->nkb, p->pkb);
+	p->prows = p->pkb * p->kc;
+}
+
+/* Accumulator sets for r rows of nv vectors: with r = 1, enough independent chains (8) to hide
+ * the multiply-add latency. */
+static int sets_for(int r, int nv, int regs)
+{
+	int sets = 1;
+	if (r == 1)
+		while (sets < SP_MAX_SETS && sets * 2 * nv <= 8 && (sets * 2 + 1) * nv + 2 <= regs)
+			sets *= 2;
+	return sets;
+}
+
+static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, bool padded)
+{
+	memset(p, 0, sizeof *p);
+	p->vlen = vlen;
+	p->r = r;
+	p->batch = 1;
+	for (int i = 0; i < s->nbd; i++)
+		p->batch *= s->bdim[i];
+	int regs = vlen >= 16 ? 32 : 16;
+	const Window *win = &s->im2col.win;
+	int64_t flat = (win->out[1] - 1) * (win->in[2] + win->pad_lo[2] + win->pad_hi[2]) + win->out[2];
+	int64_t nvec = ceil_div(padded ? flat : s->n, vlen);
+	p->nv = (int)(nvec < SP_MAX_NV ? nvec : SP_MAX_NV);
+	/* accumulators r*nv (times sets), the nv loaded vectors, r broadcasts */
+	while (p->nv > 1 && r * p->nv + p->nv + r > regs - 2)
+		p->nv--;
+	p->regs = regs;
+	p->sets = sets_for(r, p->nv, regs);
+	p->nr = (int64_t)p->nv * vlen;
+	int64_t ns = ceil_div(s->n, p->nr);
+	switch (s->b_kind) {
+	case GB_IM2COL:
+		if (padded) {
+			if (plan_padded(p, s) < 0)
+				return -1;
+			break;
+		}
+		if (plan_im2col(p, s) < 0)
+			return -1;
+		break;
+	case GB_DIRECT: {
+		int64_t per = SP_DIRECT_BYTES / ((s->k > 0 ? s->k : 1) * 4 * p->nr);
+		if (per < 1)
+			per = 1;
+		p->ntiles = ceil_div(ns, per);
+		p->tw = ceil_div(ns, p->ntiles) * p->nr;
+		p->ntiles = ceil_div(s->n, p->tw);
+		p->tail = s->n % p->nr;
+		break;
+	}
+	case GB_GATHER: {
+		int64_t per = SP_MAX_GATHER_COLS / p->nr;
+		if (per < 1)
+			per = 1;
+		p->ntiles = ceil_div(ns, per);
+		p->tw = ceil_div(ns, p->ntiles) * p->nr;
+		p->ntiles = ceil_div(s->n, p->tw);
+		p->tail = s->n % p->nr;
+		p->panel_ld = p->tw;
+		break;
+	}
+	default:
+		return -1;
+	}
+	plan_kblocks(p, s, (double)a->nnz / ((double)a->rows * (double)(s->k > 0 ? s->k : 1)));
+	p->ngroups = s->m / r;
+	p->nblk = a->rows / s->m;
+	/* chunks: enough iterations for two threads (the chunks are balanced by work); more cost
+	 * a repacked panel each */
+	p->nchunks = 1;
+	while (p->batch * p->ntiles * p->nchunks < 4 && p->nchunks * 2 <= p->ngroups)
+		p->nchunks *= 2;
+	if ((p->batch * p->ntiles * p->nchunks) % 2 == 1 && p->batch * p->ntiles * p->nchunks < 16 &&
+	    p->nchunks * 2 <= p->ngroups)
+		p->nchunks *= 2;
+	p->iterations = p->batch * p->ntiles * p->nchunks;
+	p->t_perm = p->nchunks + 1;
+	p->t_bounds = p->t_perm + p->ngroups;
+	p->t_ents = p->t_bounds + p->nblk * p->ngroups * (p->nkb + 1);
+	return 0;
+}
+
+/* The int32 table (see the file comment), or NULL when out of memory or too large. */
+static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a, size_t *bytes)
+{
+	int r = p->r;
+	int64_t k_stride = s->b_kind == GB_DIRECT ? s->b_ks : p->panel_ld;
+	if (s->k > 0 && (p->padded ? (s->k / p->ksz + 1) * p->cs : (s->k - 1) * k_stride) > INT32_MAX)
+		return NULL;
+	int64_t ents = a->nnz / r, words = p->t_ents + ents * (1 + r);
+	if (words > INT32_MAX)
+		return NULL;
+	int32_t *t = calloc((size_t)words + 1, sizeof *t);
+	int64_t *work = calloc((size_t)p->ngroups + 1, sizeof *work);
+	int64_t *load = calloc((size_t)p->nchunks, sizeof *load);
+	int64_t *owner = calloc((size_t)p->ngroups + 1, sizeof *owner);
+	if (t == NULL || work == NULL || load == NULL || owner == NULL) {
+		free(t);
+		free(work);
+		free(load);
+		free(owner);
+		return NULL;
+	}
+	/* groups to chunks: heaviest first to the lightest chunk (work: non-zeros of every block
+	 * plus a little per group), then each chunk's groups in ascending order */
+	for (int64_t g = 0; g < p->ngroups; g++) {
+		work[g] = 4;
+		for (int64_t q = 0; q < p->nblk; q++) {
+			int64_t row = q * s->m + g * r;
+			work[g] += (a->row_ptr[row + 1] - a->row_ptr[row]) * r;
+		}
+		owner[g] = -1;
+	}
+	for (int64_t n = 0; n < p->ngroups; n++) {
+		int64_t best = -1;
+		for (int64_t g = 0; g < p->ngroups; g++)
+			if (owner[g] < 0 && (best < 0 || work[g] > work[best]))
+				best = g;
+		int64_t c = 0;
+		for (int64_t j = 1; j < p->nchunks; j++)
+			if (load[j] < load[c])
+				c = j;
+		owner[best] = c;
+		load[c] += work[best];
+	}
+	int64_t at = 0;
+	for (int64_t c = 0; c < p->nchunks; c++) {
+		t[c] = (int32_t)at;
+		for (int64_t g = 0; g < p->ngroups; g++)
+			if (owner[g] == c)
+				t[p->t_perm + at++] = (int32_t)g;
+	}
+	t[p->nchunks] = (int32_t)at;
+	/* entries, group by group; bounds per (block, group, k-block) */
+	int64_t e = 0;
+	for (int64_t q = 0; q < p->nblk; q++)
+		for (int64_t g = 0; g < p->ngroups; g++) {
+			int64_t row = q * s->m + g * r;
+			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb + 1);
+			int64_t kb = 0;
+			bd[0] = (int32_t)e;
+			for (int64_t i = a->row_ptr[row]; i < a->row_ptr[row + 1]; i++) {
+				int64_t col = a->col[i];
+				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
+					bd[++kb] = (int32_t)e;
+				int32_t *w = t + p->t_ents + e * (1 + r);
+				if (p->padded)
+					w[0] = (int32_t)(col / p->ksz * p->cs + col % p->ksz / p->kw * p->wp + col % p->kw);
+				else
+					w[0] = (int32_t)(col * k_stride);
+				for (int j = 0; j < r; j++) {
+					/* row + j has the same columns: its i-th entry is this column's */
+					float v = a->val[a->row_ptr[row + j] + (i - a->row_ptr[row])];
+					memcpy(&w[1 + j], &v, sizeof v);
+				}
+				e++;
+			}
+			while (kb < p->nkb)
+				bd[++kb] = (int32_t)e;
+		}
+	free(work);
+	free(load);
+	free(owner);
+	*bytes = ((size_t)words + 1) * sizeof *t;
+	return t;
+}
+
+/* ---------------------------------------------------------------- the task */
+
+typedef struct SpCtx {
+	GemmCtx x;              /* what the packers and the epilogue read */
+	const SpPlan *p;
+	LLVMValueRef tab;       /* the int32 table */
+	LLVMValueRef blk;       /* A block of the product */
+	LLVMValueRef kb;        /* k-block */
+	LLVMValueRef ch0;       /* padded: the panel block's first channel */
+} SpCtx;
+
+static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
+static LLVMValueRef mul_c(Cg *cg, LLVMValueRef a, int64_t c) { return LLVMBuildMul(cg->b, a, cg_i64(cg, c), ""); }
+static LLVMValueRef smin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* table word at index (i64), sign-extended */
+static LLVMValueRef word(SpCtx *z, LLVMValueRef index)
+{
+	Cg *cg = z->x.cg;
+	return LLVMBuildSExt(cg->b, cg_load(cg, cg->t_i32, z->tab, index), cg->t_i64, "");
+}
+
+/* C's element (row, col..col+lanes) as a vector: the accumulators' partial sums (raw) */
+static LLVMValueRef load_c(SpCtx *z, LLVMValueRef row, LLVMValueRef col, uint64_t bits)
+{
+	Cg *cg = z->x.cg;
+	const GemmSpec *s = z->x.s;
+	int vlen = z->p->vlen;
+	if (!s->c_trans)
+		return vk_load(cg, z->x.c, add_i64(cg, z->x.c_off, add_i64(cg, mul_c(cg, row, s->ldc), col)), vlen, bits);
+	LLVMValueRef base = cg_gep(cg, cg->t_f32, z->x.c, add_i64(cg, z->x.c_off, add_i64(cg, mul_c(cg, col, s->ldc), row)));
+	return vk_load_strided(cg, base, 0, s->ldc, vlen, bits);
+}
+
+static void store_c(SpCtx *z, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, uint64_t bits)
+{
+	Cg *cg = z->x.cg;
+	const GemmSpec *s = z->x.s;
+	int vlen = z->p->vlen;
+	if (!s->c_trans) {
+		vk_store(cg, v, z->x.c, add_i64(cg, z->x.c_off, add_i64(cg, mul_c(cg, row, s->ldc), col)), bits);
+		return;
+	}
+	/* transposed C: the lanes are C's rows, ldc apart (such products have few columns) */
+	LLVMValueRef base = cg_gep(cg, cg->t_f32, z->x.c, add_i64(cg, z->x.c_off, add_i64(cg, mul_c(cg, col, s->ldc), row)));
+	for (int l = 0; l < vlen; l++)
+		if ((bits >> l) & 1)
+			cg_store(cg, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, l), ""), base, cg_i64(cg, (int64_t)l * s->ldc));
+}
+
+/* The epilogue of a transposed C: addend t(j, i) at add_off + j*rs + i*cs, the lanes along j. */
+static LLVMValueRef epilogue_trans(SpCtx *z, LLVMValueRef val, LLVMValueRef row, LLVMValueRef col, uint64_t bits)
+{
+	Cg *cg = z->x.cg;
+	const GemmSpec *s = z->x.s;
+	LLVMTypeRef vt = LLVMTypeOf(val);
+	int lanes = z->p->vlen;
+	if (s->alpha != 1.0f)
+		val = LLVMBuildFMul(cg->b, val, cg_constf(cg, vt, s->alpha), "");
+	for (int i = 0; i < s->n_add; i++) {
+		const GemmAddend *ad = &s->add[i];
+		LLVMValueRef off = add_i64(cg, z->x.add_off[i], mul_c(cg, row, ad->cs)), t;
+		if (ad->rs == 0) {
+			t = cg_splat(cg, cg_load(cg, cg->t_f32, z->x.add[i], off), lanes);
+		} else {
+			LLVMValueRef base = cg_gep(cg, cg->t_f32, z->x.add[i], add_i64(cg, off, mul_c(cg, col, ad->rs)));
+			t = vk_load_strided(cg, base, 0, ad->rs, lanes, bits);
+		}
+		if (ad->scale == 1.0f)
+			val = LLVMBuildFAdd(cg->b, val, t, "");
+		else
+			val = vk_fmuladd(cg, t, cg_constf(cg, vt, ad->scale), val);
+	}
+	return cg_round_dtype(cg, s->c->dtype, vk_act(cg, &s->act, val));
+}
+
+/* One micro-tile: the group's r rows (from m0) x nv vectors from B column bj0 (of the tile,
+ * or of the panel), over the group's entries [e0, e1) of the current k-block, stored as `seg`
+ * says. mask_b: B is read from memory, its last vector masked with last_bits. */
+static void micro(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRef m0, const SpSeg *seg, LLVMValueRef bj0,
+		  LLVMValueRef e0, LLVMValueRef e1)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	const GemmSpec *s = x->s;
+	const SpPlan *p = z->p;
+	/* a padded band's narrower micro-tiles get more sets (their own chains) */
+	int vlen = p->vlen, r = p->r, sets = p->padded ? sets_for(r, nv, p->regs) : p->sets;
+	LLVMTypeRef vt = cg_vec(cg, cg->t_f32, vlen);
+	/* B: entry offset + v*vlen from bbase */
+	LLVMValueRef bbase;
+	if (s->b_kind == GB_DIRECT)
+		bbase = cg_gep(cg, cg->t_f32, x->b, add_i64(cg, x->b_off, add_i64(cg, x->n_lo, bj0)));
+	else if (p->padded) /* entries count channels from the product's first */
+		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
+				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, z->ch0, p->cs), "")}, 1, "");
+	else /* panel rows are numbered from the k-block's first */
+		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
+				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, x->k0, p->panel_ld), "")}, 1, "");
+	LLVMValueRef acc[SP_MAX_SETS][SP_MAX_R][SP_MAX_NV];
+	for (int st = 0; st < sets; st++)
+		for (int i = 0; i < r; i++)
+			for (int v = 0; v < nv; v++)
+				acc[st][i][v] = cg_var(cg, vt, LLVMConstNull(vt), "acc");
+	LLVMValueRef cnt = LLVMBuildSub(cg->b, e1, e0, "");
+	LLVMValueRef nmain = sets > 1 ? LLVMBuildSub(cg->b, cnt, LLVMBuildSRem(cg->b, cnt, cg_i64(cg, sets), ""), "") : cnt;
+	for (int pass = 0; pass < (sets > 1 ? 2 : 1); pass++) {
+		int step = pass == 0 ? sets : 1;
+		Loop l;
+		LLVMValueRef e = pass == 0 ? cg_for(cg, &l, cg_i64(cg, 0), nmain, step, "e")
+					   : cg_for(cg, &l, nmain, cnt, 1, "et");
+		for (int st = 0; st < step; st++) {
+			LLVMValueRef at = mul_c(cg, add_i64(cg, add_i64(cg, e0, e), cg_i64(cg, st)), 1 + r);
+			at = add_i64(cg, at, cg_i64(cg, p->t_ents));
+			LLVMValueRef off = word(z, at);
+			LLVMValueRef wv[SP_MAX_R];
+			for (int i = 0; i < r; i++)
+				wv[i] = cg_splat(cg, cg_load(cg, cg->t_f32, z->tab, add_i64(cg, at, cg_i64(cg, 1 + i))), vlen);
+			for (int v = 0; v < nv; v++) {
+				uint64_t bits = mask_b && v == nv - 1 ? last_bits : vk_all(vlen);
+				LLVMValueRef bv = vk_load(cg, bbase, add_i64(cg, off, cg_i64(cg, (int64_t)v * vlen)), vlen, bits);
+				for (int i = 0; i < r; i++) {
+					LLVMValueRef cur = LLVMBuildLoad2(cg->b, vt, acc[st][i][v], "");
+					LLVMBuildStore(cg->b, vk_fmuladd(cg, wv[i], bv, cur), acc[st][i][v]);
+				}
+			}
+		}
+		cg_for_end(cg, &l);
+	}
+	/* sum the sets; add the earlier k-blocks' partial sums; epilogue on the last */
+	IfBlock fb, lb;
+	LLVMValueRef first = p->nkb > 1 ? LLVMBuildICmp(cg->b, LLVMIntEQ, z->kb, cg_i64(cg, 0), "") : NULL;
+	LLVMValueRef last = p->nkb > 1 ? LLVMBuildICmp(cg->b, LLVMIntEQ, z->kb, cg_i64(cg, p->nkb - 1), "") : NULL;
+	LLVMValueRef sum[SP_MAX_R][SP_MAX_NV];
+	for (int i = 0; i < r; i++)
+		for (int v = 0; v < nv; v++) {
+			sum[i][v] = cg_var(cg, vt, NULL, "sum");
+			LLVMValueRef t = LLVMBuildLoad2(cg->b, vt, acc[0][i][v], "");
+			for (int st = 1; st < sets; st++)
+				t = LLVMBuildFAdd(cg->b, t, LLVMBuildLoad2(cg->b, vt, acc[st][i][v], ""), "");
+			LLVMBuildStore(cg->b, t, sum[i][v]);
+		}
+	if (first) {
+		cg_if(cg, &fb, LLVMBuildNot(cg->b, first, ""), false);
+		for (int i = 0; i < r; i++)
+			for (int v = 0; v < nv; v++) {
+				LLVMValueRef row = add_i64(cg, m0, cg_i64(cg, i));
+				/* masked-off lanes load as 0: the segments add up */
+				LLVMValueRef t = LLVMBuildLoad2(cg->b, vt, sum[i][v], "");
+				for (int q = 0; q < seg[v].n; q++)
+					t = LLVMBuildFAdd(cg->b, t, load_c(z, row, seg[v].col[q], seg[v].bits[q]), "");
+				LLVMBuildStore(cg->b, t, sum[i][v]);
+			}
+		cg_if_end(cg, &fb);
+	}
+	if (last)
+		cg_if(cg, &lb, last, true);
+	for (int pass = 0; pass < (last ? 2 : 1); pass++) {
+		bool final = pass == 0;
+		if (pass == 1)
+			cg_else(cg, &lb);
+		for (int i = 0; i < r; i++)
+			for (int v = 0; v < nv; v++)
+				for (int q = 0; q < seg[v].n; q++) {
+					uint64_t bits = seg[v].bits[q];
+					LLVMValueRef row = add_i64(cg, m0, cg_i64(cg, i)), col = seg[v].col[q];
+					LLVMValueRef val = LLVMBuildLoad2(cg->b, vt, sum[i][v], "");
+					if (final)
+						val = s->c_trans ? epilogue_trans(z, val, row, col, bits)
+								 : gemm_epilogue(x, val, row, col, bits);
+					store_c(z, val, row, col, bits);
+				}
+	}
+	if (last)
+		cg_if_end(cg, &lb);
+}
+
+/* One micro-tile column (tile column j0) of every group of the chunk over the current k-block:
+ * the column's B rows are reused from L1 by all the groups. */
+static void groups_of_column(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi, int nv, uint64_t last_bits, bool mask_b,
+			     const SpSeg *seg, LLVMValueRef bj0)
+{
+	Cg *cg = z->x.cg;
+	const SpPlan *p = z->p;
+	Loop gl;
+	LLVMValueRef gi = cg_for(cg, &gl, g_lo, g_hi, 1, "g");
+	LLVMValueRef g = word(z, add_i64(cg, gi, cg_i64(cg, p->t_perm)));
+	LLVMValueRef bd = add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, z->blk, p->ngroups), g), p->nkb + 1), z->kb);
+	bd = add_i64(cg, bd, cg_i64(cg, p->t_bounds));
+	LLVMValueRef e0 = word(z, bd), e1 = word(z, add_i64(cg, bd, cg_i64(cg, 1)));
+	micro(z, nv, last_bits, mask_b, mul_c(cg, g, p->r), seg, bj0, e0, e1);
+	cg_for_end(cg, &gl);
+}
+
+/* The micro-tile column at tile column j0 (nv vectors, the last one's lanes last_bits) of every
+ * group of the chunk, stored in C's own layout. */
+static void plain_column(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi, int nv, uint64_t last_bits, bool mask_b,
+			 LLVMValueRef j0)
+{
+	Cg *cg = z->x.cg;
+	int vlen = z->p->vlen;
+	SpSeg seg[SP_MAX_NV];
+	for (int v = 0; v < nv; v++) {
+		seg[v].n = 1;
+		seg[v].col[0] = add_i64(cg, z->x.n_lo, add_i64(cg, j0, cg_i64(cg, (int64_t)v * vlen)));
+		seg[v].bits[0] = v == nv - 1 ? last_bits : vk_all(vlen);
+	}
+	groups_of_column(z, g_lo, g_hi, nv, last_bits, mask_b, seg, j0);
+}
+
+/* The tile's micro-tile columns (full ones, then the partial one) over the current k-block. */
+static void columns(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	const SpPlan *p = z->p;
+	int vlen = p->vlen;
+	LLVMValueRef nfull = LLVMBuildSDiv(cg->b, x->width, cg_i64(cg, p->nr), "");
+	Loop jl;
+	LLVMValueRef js = cg_for(cg, &jl, cg_i64(cg, 0), nfull, 1, "js");
+	plain_column(z, g_lo, g_hi, p->nv, vk_all(vlen), false, mul_c(cg, js, p->nr));
+	cg_for_end(cg, &jl);
+	if (p->tail) {
+		LLVMValueRef done = mul_c(cg, nfull, p->nr);
+		IfBlock ib;
+		cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntSLT, done, x->width, ""), false);
+		int64_t lanes = p->tail % vlen;
+		plain_column(z, g_lo, g_hi, (int)ceil_div(p->tail, vlen), lanes ? vk_all((int)lanes) : vk_all(vlen),
+			     x->s->b_kind == GB_DIRECT, done);
+		cg_if_end(cg, &ib);
+	}
+}
+
+/* Padded: the band's micro-tiles (see flat_segments), each of every group of the chunk. */
+static void columns_padded(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
+{
+	Cg *cg = z->x.cg;
+	const SpPlan *p = z->p;
+	int64_t nmt = flat_tiles(p, 0, NULL, NULL);
+	for (int64_t i = 0; i < nmt; i++) {
+		int64_t j0;
+		int nv;
+		flat_tiles(p, i, &j0, &nv);
+		SpSeg seg[SP_MAX_NV];
+		int64_t cols[SP_MAX_NV * SP_MAX_SEG];
+		int rc = flat_segments(p, j0, nv, seg, cols);
+		assert(rc == 0); /* plan_padded checked it */
+		(void)rc;
+		for (int v = 0; v < nv; v++)
+			for (int q = 0; q < seg[v].n; q++)
+				seg[v].col[q] = add_i64(cg, z->x.n_lo, cg_i64(cg, cols[v * SP_MAX_SEG + q]));
+		groups_of_column(z, g_lo, g_hi, nv, vk_all(p->vlen), false, seg, cg_i64(cg, j0));
+	}
+}
+
+/* Padded: the panel block's channels [ch0, ch0 + klen/ksz) of the tile's band, rows + kh - 1
+ * input rows each (zero rows outside the image), every row with its pads zeroed. */
+static void pack_padded(SpCtx *z)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	const SpPlan *p = z->p;
+	const Window *w = &x->s->im2col.win;
+	int vlen = p->vlen;
+	int64_t ih = w->in[1], iw = w->in[2], pl = w->pad_lo[2];
+	LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, vlen)), zero_s = cg_f32(cg, 0.0f);
+	LLVMValueRef nch = LLVMBuildSDiv(cg->b, x->klen, cg_i64(cg, p->ksz), "");
+	LLVMValueRef y0 = LLVMBuildSub(cg->b, mul_c(cg, x->tile, p->rows), cg_i64(cg, w->pad_lo[1]), "");
+	Loop cl, rl, vl;
+	LLVMValueRef cc = cg_for(cg, &cl, cg_i64(cg, 0), nch, 1, "pc");
+	LLVMValueRef src = cg_gep(cg, cg->t_f32, x->img, add_i64(cg, x->img_off, mul_c(cg, add_i64(cg, z->ch0, cc), ih * iw)));
+	LLVMValueRef dst_c = mul_c(cg, cc, p->cs);
+	LLVMValueRef pr = cg_for(cg, &rl, cg_i64(cg, 0), cg_i64(cg, p->rows + p->kh - 1), 1, "pr");
+	LLVMValueRef iy = add_i64(cg, y0, pr);
+	LLVMValueRef dst = add_i64(cg, dst_c, mul_c(cg, pr, p->wp));
+	IfBlock ib;
+	cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, ih), ""), true);
+	{
+		LLVMValueRef srow = mul_c(cg, iy, iw), drow = add_i64(cg, dst, cg_i64(cg, pl));
+		if (iw / vlen > 0) {
+			LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, iw / vlen * vlen), vlen, "pv");
+			vk_store(cg, vk_load(cg, src, add_i64(cg, srow, v), vlen, vk_all(vlen)), x->panel, add_i64(cg, drow, v),
+				 vk_all(vlen));
+			cg_for_end(cg, &vl);
+		}
+		if (iw % vlen) {
+			uint64_t bits = vk_all((int)(iw % vlen));
+			LLVMValueRef o = cg_i64(cg, iw / vlen * vlen);
+			vk_store(cg, vk_load(cg, src, add_i64(cg, srow, o), vlen, bits), x->panel, add_i64(cg, drow, o), bits);
+		}
+		for (int64_t j = 0; j < pl; j++)
+			cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
+		for (int64_t j = pl + iw; j < p->wp; j++)
+			cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
+	}
+	cg_else(cg, &ib);
+	{
+		if (p->wp / vlen > 0) {
+			LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, p->wp / vlen * vlen), vlen, "pz");
+			vk_store(cg, zero_v, x->panel, add_i64(cg, dst, v), vk_all(vlen));
+			cg_for_end(cg, &vl);
+		}
+		if (p->wp % vlen)
+			vk_store(cg, zero_v, x->panel, add_i64(cg, dst, cg_i64(cg, p->wp / vlen * vlen)), vk_all((int)(p->wp % vlen)));
+	}
+	cg_if_end(cg, &ib);
+	cg_for_end(cg, &rl);
+	cg_for_end(cg, &cl);
+}
+
+/* Panel columns the tail micro-tile reads but no im2col row copy writes: zeroed once per task. */
+static void zero_panel_tail(SpCtx *z)
+{
+	Cg *cg = z->x.cg;
+	const SpPlan *p = z->p;
+	const Window *w = &z->x.s->im2col.win;
+	int64_t written = (p->rows - 1) * w->out[2] + round_up(w->out[2], p->vlen);
+	int64_t read = round_up(p->tw, p->vlen);
+	if (read <= written)
+		return;
+	Loop l;
+	LLVMValueRef kk = cg_for(cg, &l, cg_i64(cg, 0), cg_i64(cg, p->prows), 1, "kz");
+	LLVMValueRef at = mul_c(cg, kk, p->panel_ld);
+	for (int64_t j = written; j < read; j++)
+		cg_store(cg, cg_f32(cg, 0.0f), z->x.panel, add_i64(cg, at, cg_i64(cg, j)));
+	cg_for_end(cg, &l);
+}
+
+static void emit_body(SpCtx *z)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	const GemmSpec *s = x->s;
+	const SpPlan *p = z->p;
+	Loop it_l;
+	LLVMValueRef it = cg_for(cg, &it_l, cg->begin, cg->end, 1, "it");
+	int64_t per = p->ntiles * p->nchunks;
+	LLVMValueRef bi = LLVMBuildSDiv(cg->b, it, cg_i64(cg, per), "");
+	LLVMValueRef rest = LLVMBuildSRem(cg->b, it, cg_i64(cg, per), "");
+	LLVMValueRef tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->nchunks), "");
+	LLVMValueRef chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->nchunks), "");
+	LLVMValueRef zero = cg_i64(cg, 0);
+	x->a_off = x->b_off = x->c_off = zero;
+	z->blk = zero;
+	for (int i = 0; i < s->n_add; i++)
+		x->add_off[i] = zero;
+	LLVMValueRef rem = bi;
+	int64_t mk = s->m * s->k;
+	for (int d = s->nbd - 1; d >= 0; d--) {
+		LLVMValueRef digit = LLVMBuildSRem(cg->b, rem, cg_i64(cg, s->bdim[d]), "");
+		rem = LLVMBuildSDiv(cg->b, rem, cg_i64(cg, s->bdim[d]), "");
+		if (s->a_bs[d] && mk > 0)
+			z->blk = add_i64(cg, z->blk, mul_c(cg, digit, s->a_bs[d] / mk));
+		if (s->b_bs[d])
+			x->b_off = add_i64(cg, x->b_off, mul_c(cg, digit, s->b_bs[d]));
+		if (s->c_bs[d])
+			x->c_off = add_i64(cg, x->c_off, mul_c(cg, digit, s->c_bs[d]));
+		for (int i = 0; i < s->n_add; i++)
+			if (s->add[i].bs[d])
+				x->add_off[i] = add_i64(cg, x->add_off[i], mul_c(cg, digit, s->add[i].bs[d]));
+	}
+	x->tile = x->ptile = tile;
+	x->img = x->b;
+	x->img_off = x->b_off;
+	x->n_lo = mul_c(cg, tile, p->tw);
+	x->width = smin(cg, cg_i64(cg, p->tw), LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""));
+	LLVMValueRef g_lo = word(z, chunk), g_hi = word(z, add_i64(cg, chunk, cg_i64(cg, 1)));
+	/* panel blocks (packed once), each of pkb k-blocks */
+	Loop pl, kl;
+	LLVMValueRef pb = p->npb > 1 ? cg_for(cg, &pl, zero, cg_i64(cg, p->npb), 1, "pb") : zero;
+	x->k0 = mul_c(cg, pb, p->prows);
+	x->klen = smin(cg, cg_i64(cg, p->prows), LLVMBuildSub(cg->b, cg_i64(cg, s->k), x->k0, ""));
+	z->ch0 = p->padded ? mul_c(cg, pb, p->prows / p->ksz) : NULL;
+	if (p->padded)
+		pack_padded(z);
+	else if (s->b_kind == GB_IM2COL)
+		gemm_pack_im2col(x);
+	else if (s->b_kind == GB_GATHER)
+		gemm_pack_gather(x);
+	LLVMValueRef kb_lo = mul_c(cg, pb, p->pkb);
+	if (p->pkb > 1) {
+		LLVMValueRef kb_hi = smin(cg, add_i64(cg, kb_lo, cg_i64(cg, p->pkb)), cg_i64(cg, p->nkb));
+		z->kb = cg_for(cg, &kl, kb_lo, kb_hi, 1, "kb");
+	} else {
+		z->kb = kb_lo;
+	}
+	if (p->padded)
+		columns_padded(z, g_lo, g_hi);
+	else
+		columns(z, g_lo, g_hi);
+	if (p->pkb > 1)
+		cg_for_end(cg, &kl);
+	if (p->npb > 1)
+		cg_for_end(cg, &pl);
+	cg_for_end(cg, &it_l);
+}
+
+int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, int block_r, NodeCode *code)
+{
+	code->n_tasks = 0;
+	int r = kind == CK_SPARSE_BLOCKS ? block_r : 1;
+	if ((kind != CK_SPARSE_ROWS && kind != CK_SPARSE_BLOCKS) || r < 1 || r > SP_MAX_R || s->a_im2col ||
+	    (s->b_kind != GB_DIRECT && s->b_kind != GB_GATHER && s->b_kind != GB_IM2COL))
+		return 1;
+	if (s->m <= 0 || s->m % r != 0 || a->rows % s->m != 0 || a->cols != s->k)
+		return 1;
+	for (int i = 0; i < s->nbd; i++)
+		if (s->a_bs[i] % (s->m * (s->k > 0 ? s->k : 1)) != 0)
+			return 1;
+	for (int i = 0; i < s->nbd; i++)
+		if (s->bdim[i] == 0)
+			return 0;
+	if (s->n == 0)
+		return 0;
+	SpPlan p;
+	bool padded = padded_ok(s) && (double)a->nnz <= SP_PADDED_MAX_DENSITY * (double)a->rows * (double)a->cols;
+	if (padded && plan(&p, s, a, r, cg->vlen, true) < 0)
+		padded = false; /* e.g. a band's vectors would cross too many output rows */
+	if (!padded && plan(&p, s, a, r, cg->vlen, false) < 0)
+		return 1;
+	size_t bytes;
+	int32_t *tab = build_table(&p, s, a, &bytes);
+	if (tab == NULL)
+		return 1;
+	int tab_id = cg_data_take(cg, tab, bytes);
+	if (tab_id < 0)
+		return node_error(cg->d, s->node, "out of memory building the sparse weights");
+	SpCtx z = {.x = {.cg = cg, .s = s}, .p = &p};
+	/* the packers read a GemmPlan: the fields they use */
+	GemmPlan gp;
+	memset(&gp, 0, sizeof gp);
+	gp.vlen = p.vlen;
+	gp.rows = p.rows;
+	gp.panel_ld = p.panel_ld;
+	gp.tw = p.tw;
+	gp.kc = p.prows;
+	gp.nr = p.nr;
+	z.x.p = &gp;
+	LLVMValueRef fn = cg_task_begin(cg, p.padded ? (r > 1 ? "spmm_blocks_padded" : "spmm_rows_padded")
+						    : (r > 1 ? "spmm_blocks" : "spmm_rows"));
+	z.tab = cg_data_ptr(cg, tab_id);
+	z.x.b = cg_ptr(cg, s->b);
+	z.x.c = cg_ptr(cg, s->c);
+	for (int i = 0; i < s->n_add; i++)
+		z.x.add[i] = cg_ptr(cg, s->add[i].v);
+	if (p.padded) {
+		/* a band's last vectors read up to vlen floats past its channel's rows: past the last
+		 * channel of a full panel block that is here (zeros); after a partial block it is an
+		 * earlier block's data. Either way only lanes no segment stores. */
+		int64_t used = p.cs * (p.prows / p.ksz);
+		z.x.panel = vk_scratch(cg, used + 2 * p.vlen, "panel");
+		LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, p.vlen));
+		vk_store(cg, zero_v, z.x.panel, cg_i64(cg, used), vk_all(p.vlen));
+		vk_store(cg, zero_v, z.x.panel, cg_i64(cg, used + p.vlen), vk_all(p.vlen));
+	} else if (s->b_kind != GB_DIRECT) {
+		z.x.panel = vk_scratch(cg, p.panel_ld * p.prows + p.vlen, "panel");
+		if (s->b_kind == GB_IM2COL)
+			zero_panel_tail(&z);
+	}
+	cg->no_unroll = true;
+	emit_body(&z);
+	cg->no_unroll = false;
+	cg_task_end(cg);
+	code->task[0] = fn;
+	code->iterations[0] = p.iterations;
+	code->n_tasks = 1;
+	return 0;
+}
