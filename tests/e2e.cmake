@@ -34,3 +34,12 @@ foreach(model resnet50 mobilenetv2)
   set_tests_properties(e2e.${model}.cpu PROPERTIES
     FIXTURES_REQUIRED e2e_models TIMEOUT 3700 SKIP_RETURN_CODE 77 ENVIRONMENT "CK_FORK=yes")
 endforeach()
+
+# ResNet-50 on every accelerator preset (the simulator runs the whole network; the dense weights
+# run as dense on every preset), against the interpreter's output and PyTorch's, rtol 1e-3.
+foreach(preset dense stc vegeta demm gs)
+  add_test(NAME e2e.resnet50.accel.${preset}
+    COMMAND e2e ${E2E_DIR}/resnet50 --vs-ref --target accel --accel-config ${preset} --rtol 1e-3)
+  set_tests_properties(e2e.resnet50.accel.${preset} PROPERTIES
+    FIXTURES_REQUIRED e2e_models TIMEOUT 1900 SKIP_RETURN_CODE 77 ENVIRONMENT "CK_FORK=yes")
+endforeach()

@@ -34,12 +34,12 @@ const char *const cpu_cost_term_name[CT_COUNT] = {
 
 const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | sparse-blocks | sparse-lanes";
 
-/* The defaults: `nnzc calibrate --out FILE` (1 thread, 85 s) on the AMD EPYC Zen 5 host (LLVM
- * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23, with the sparse kernels of
- * that day (spmm.c, sparse_gemm.c, still in progress) and other engineers' builds running beside
- * it; the fit's RMS relative errors were dense 14.2%, sparse-rows 19.9%, sparse-blocks 44.0%,
- * sparse-lanes 27.5%. Rerun it when a kernel changes and paste its rows here
- * (docs/performance.md). */
+/* The defaults: `nnzc calibrate --out FILE` (1 thread, ~40 s) on the AMD EPYC Zen 5 host (LLVM
+ * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 07:05 UTC, on a quiet
+ * machine, with the sparse kernels of that commit (spmm.c with the padded stride-1 path,
+ * sparse_gemm.c); the fit's RMS relative errors were dense 13.8%, sparse-rows 20.7%,
+ * sparse-blocks 43.4%, sparse-lanes 11.2%. Rerun it when a kernel changes and paste its rows
+ * here (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
 	.cpu = "znver5",
@@ -47,10 +47,10 @@ static const CpuCostModel defaults = {
 	.threads = 1,
 	.coef = {
 		/* fixed, mac, nnz, out, im2col, row, weights, nonzeros (CostTerm order) */
-		[CK_DENSE] = {8.15543e-07, 8.15991e-12, 0, 2.05256e-10, 1.33935e-10, 0, 8.09915e-11, 0},
-		[CK_SPARSE_ROWS] = {1.8411e-06, 0, 2.57054e-11, 1.98669e-10, 1.8315e-10, 1.96557e-08, 0, 1.24738e-09},
-		[CK_SPARSE_BLOCKS] = {2.20357e-06, 0, 1.66598e-11, 2.75945e-10, 7.83362e-11, 4.31113e-09, 0, 7.36432e-10},
-		[CK_SPARSE_LANES] = {1.38727e-06, 0, 3.18498e-10, 0, 0, 0, 0, 0},
+		[CK_DENSE] = {1.07625e-06, 8.16753e-12, 0, 1.51795e-10, 9.96213e-11, 0, 7.50636e-11, 0},
+		[CK_SPARSE_ROWS] = {1.62026e-06, 0, 2.63942e-11, 1.48331e-10, 3.54925e-11, 8.88639e-09, 0, 1.11956e-09},
+		[CK_SPARSE_BLOCKS] = {1.68973e-06, 0, 1.47987e-11, 1.61162e-10, 0, 0, 0, 5.80756e-10},
+		[CK_SPARSE_LANES] = {8.2935e-07, 0, 2.78856e-12, 0, 0, 1.55258e-08, 0, 1.6102e-10},
 	},
 };
 
@@ -433,6 +433,9 @@ double cpu_cost_seconds(const Cg *cg, CpuKernelKind kind, const ProductShape *p)
 	if (kind != CK_DENSE && cg->opt->sparse_kind > 0 && (int)kind != cg->opt->sparse_kind)
 		return -1.0;
 	if (p->m < 0 || p->n < 0 || p->k < 0 || p->batch < 0 || p->nnz < 0)
+		return -1.0;
+	/* the lanes kernel runs a few columns only, and its constants were fitted there */
+	if (kind == CK_SPARSE_LANES && p->n > SPARSE_LANES_MAX_COLUMNS)
 		return -1.0;
 	const CpuCostModel *m = cpu_cost_model(cg);
 	const double *coef = m->have[kind] ? m->coef[kind] : defaults.coef[kind];

@@ -133,6 +133,10 @@ bool spmm_conv_padded(const Window *w);
 
 /* ---------------------------------------------------------------- sparse_gemm.c */
 
+/* The most rows of X (columns of the transposed product) CK_SPARSE_LANES runs: one table load
+ * serves them all; beyond, spmm.c's regime. cost.c predicts nothing for it past this. */
+#define SPARSE_LANES_MAX_COLUMNS 4
+
 /* CK_SPARSE_LANES for gemm.h's spec `s` whose B is a constant weight, `w` = B^T (rows = the n
  * output features, cols = k): output features across the vector lanes, X's elements gathered.
  * Returns 0 when the task is built, 1 when this kernel cannot run the product (nothing emitted),

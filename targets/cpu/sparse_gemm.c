@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SG_ROWS 4   /* most rows of X: one table load serves them all (more: spmm.c's regime) */
+#define SG_ROWS SPARSE_LANES_MAX_COLUMNS /* most rows of X (sparse.h) */
 #define SG_UNROLL 2 /* steps per loop trip, each into its own accumulator */
 
 #define SG_CHUNK 32 /* permute variant: columns of X in two registers */
@@ -99,7 +99,7 @@ static int perm_build(const SpRows *w, Lanes *l)
 {
 	int V = l->vlen;
 	l->nchunks = (w->cols + SG_CHUNK - 1) / SG_CHUNK;
-	l->ptr = malloc(((size_t)(l->groups * l->nchunks) + 1) * sizeof *l->ptr);
+	l->ptr = calloc((size_t)(l->groups * l->nchunks) + 1, sizeof *l->ptr);
 	if (l->ptr == NULL)
 		return -1;
 	l->slots = perm_steps(w, V, l->ptr);
@@ -137,7 +137,7 @@ static int lanes_build(const SpRows *w, int64_t a_ks, int vlen, bool perm, Lanes
 	}
 	if (w->cols > 0 && (w->cols - 1) > INT32_MAX / (a_ks > 0 ? a_ks : 1))
 		return 1;
-	l->ptr = malloc(((size_t)l->groups + 1) * sizeof *l->ptr);
+	l->ptr = calloc((size_t)l->groups + 1, sizeof *l->ptr);
 	if (l->ptr == NULL)
 		return -1;
 	int64_t slots = 0;
@@ -153,8 +153,8 @@ static int lanes_build(const SpRows *w, int64_t a_ks, int vlen, bool perm, Lanes
 	}
 	l->ptr[l->groups] = slots;
 	l->slots = slots;
-	l->off = malloc(((size_t)slots + 1) * sizeof *l->off);
-	l->val = malloc(((size_t)slots + 1) * sizeof *l->val);
+	l->off = calloc((size_t)slots + 1, sizeof *l->off);
+	l->val = calloc((size_t)slots + 1, sizeof *l->val);
 	if (l->off == NULL || l->val == NULL) {
 		lanes_free(l);
 		return -1;

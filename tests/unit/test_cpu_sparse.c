@@ -2,7 +2,10 @@
  * the reference interpreter, forced with CpuOptions.kernels = CPU_KERNELS_SPARSE, and the
  * default choice (auto) on dense and pruned weights.
  *
- * What the kernels branch on: B read in place (1x1 stride 1), im2col panels (3x3, 5x5, strides,
+ * What the kernels branch on: B read in place (1x1 stride 1), stride-1 kernels over a padded copy
+ * of the input (padded_cases: asymmetric pads, odd and narrow widths, padded 1x1, 1-D, vectors
+ * crossing output rows; the same cases and the main ones again on im2col panels with the padded
+ * path switched off), im2col panels (3x3, 5x5, strides,
  * dilations, asymmetric pads, 1-D, 3-D), panels split into k-blocks (partial sums in C), tails
  * of pixel tiles (masks), groups (one A block per group), row groups of one (unstructured, 2:4)
  * and of 2 to 8 (bsr blocks, dense weights), weights with no non-zero at all, all-zero rows,
