@@ -2,7 +2,8 @@
 #  accel.e2e           tests/accel_e2e/check.sh: tinycnn on every preset against PyTorch, a 2:4
 #                      model on stc/vegeta against ref, byte-identical recompilation, bench/report
 #                      JSON, and the product/element-wise node tests on the sparse presets
-#  conformance.accel   every ONNX node test with --target accel --accel-config dense against
+#  conformance.accel   every ONNX node test with --target accel --accel-config dense (and
+#                      conformance.accel.PRESET for stc, vegeta, demm, gs) against
 #                      --target ref (tests/conformance/conformance.c): a test ref passes must
 #                      pass, unless the lowering refuses its op (exit 3: listed as unsupported in
 #                      conformance_accel_dense.json) or exclusions_accel.txt lists it
@@ -16,3 +17,9 @@ set_tests_properties(accel.e2e PROPERTIES TIMEOUT 900
 add_test(NAME conformance.accel COMMAND conformance --target accel --accel-config dense)
 set_tests_properties(conformance.accel PROPERTIES TIMEOUT 3600 SKIP_RETURN_CODE 77
   ENVIRONMENT "CK_FORK=yes")
+# the same on the sparse presets (their matrix units run the node tests' dense weights)
+foreach(preset stc vegeta demm gs)
+  add_test(NAME conformance.accel.${preset} COMMAND conformance --target accel --accel-config ${preset})
+  set_tests_properties(conformance.accel.${preset} PROPERTIES TIMEOUT 3600 SKIP_RETURN_CODE 77
+    ENVIRONMENT "CK_FORK=yes")
+endforeach()
