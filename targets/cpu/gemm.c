@@ -554,21 +554,21 @@ static void pack_im2col(GemmCtx *x)
 }
 
 /* Columns of the im2col panel that the tail micro-tile reads but no row copy writes: zero
- * them once per task so that no stale stack bytes (NaNs, denormals) enter the arithmetic. */
-static void zero_panel_tail(GemmCtx *x)
+ * them once per task so that no stale stack bytes (NaNs, denormals) enter the arithmetic. The
+ * panel holds `panel_rows` rows of `panel_ld` floats; a row copy writes `rows` output rows of
+ * the window's width, each rounded up to vectors of vlen; the micro-tiles read `tw` columns. */
+void gemm_zero_panel_tail(Cg *cg, LLVMValueRef panel, const Window *w, int vlen, int64_t rows, int64_t tw,
+			  int64_t panel_rows, int64_t panel_ld)
 {
-	Cg *cg = x->cg;
-	const GemmPlan *p = x->p;
-	const Window *w = &x->s->im2col.win;
-	int64_t written = (p->rows - 1) * w->out[2] + round_up(w->out[2], p->vlen);
-	int64_t read = round_up(p->tw, p->vlen);
+	int64_t written = (rows - 1) * w->out[2] + round_up(w->out[2], vlen);
+	int64_t read = round_up(tw, vlen);
 	if (read <= written)
 		return;
 	Loop l;
-	LLVMValueRef kk = cg_for(cg, &l, cg_i64(cg, 0), cg_i64(cg, p->kc), 1, "kz");
-	LLVMValueRef at = mul_c(cg, kk, p->panel_ld);
+	LLVMValueRef kk = cg_for(cg, &l, cg_i64(cg, 0), cg_i64(cg, panel_rows), 1, "kz");
+	LLVMValueRef at = mul_c(cg, kk, panel_ld);
 	for (int64_t j = written; j < read; j++)
-		cg_store(cg, cg_f32(cg, 0.0f), x->panel, add_i64(cg, at, cg_i64(cg, j)));
+		cg_store(cg, cg_f32(cg, 0.0f), panel, add_i64(cg, at, cg_i64(cg, j)));
 	cg_for_end(cg, &l);
 }
 
@@ -775,7 +775,7 @@ int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code)
 	if (s->a_im2col || s->b_kind == GB_IM2COL || s->b_kind == GB_GATHER) {
 		x.panel = vk_scratch(cg, p.panel_ld * p.kc + p.vlen, "panel");
 		if (s->b_kind == GB_IM2COL && p.rows > 0)
-			zero_panel_tail(&x);
+			gemm_zero_panel_tail(cg, x.panel, &s->im2col.win, p.vlen, p.rows, p.tw, p.kc, p.panel_ld);
 	}
 	if (p.acc_ld)
 		x.accbuf = vk_scratch(cg, s->m * p.acc_ld, "partial");

@@ -176,6 +176,9 @@ void gemm_micro(GemmCtx *x, const Micro *mt, LLVMValueRef m0, LLVMValueRef n0);
  * element (row, col...) and the activation on an accumulator vector (x->add, x->add_off). */
 void gemm_pack_im2col(GemmCtx *x);
 void gemm_pack_gather(GemmCtx *x);
+/* Zero the im2col panel's columns that micro-tiles read past what the row copies write. */
+void gemm_zero_panel_tail(Cg *cg, LLVMValueRef panel, const Window *w, int vlen, int64_t rows, int64_t tw,
+			  int64_t panel_rows, int64_t panel_ld);
 LLVMValueRef gemm_epilogue(GemmCtx *x, LLVMValueRef val, LLVMValueRef row, LLVMValueRef col, uint64_t bits);
 
 #endif

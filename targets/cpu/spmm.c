@@ -824,23 +824,6 @@ static void pack_padded(SpCtx *z)
 	cg_for_end(cg, &cl);
 }
 
-/* Panel columns the tail micro-tile reads but no im2col row copy writes: zeroed once per task. */
-static void zero_panel_tail(SpCtx *z)
-{
-	Cg *cg = z->x.cg;
-	const SpPlan *p = z->p;
-	const Window *w = &z->x.s->im2col.win;
-	int64_t written = (p->rows - 1) * w->out[2] + round_up(w->out[2], p->vlen);
-	int64_t read = round_up(p->tw, p->vlen);
-	if (read <= written)
-		return;
-	Loop l;
-	LLVMValueRef kk = cg_for(cg, &l, cg_i64(cg, 0), cg_i64(cg, p->prows), 1, "kz");
-	LLVMValueRef at = mul_c(cg, kk, p->panel_ld);
-	for (int64_t j = written; j < read; j++)
-		cg_store(cg, cg_f32(cg, 0.0f), z->x.panel, add_i64(cg, at, cg_i64(cg, j)));
-	cg_for_end(cg, &l);
-}
 
 static void emit_body(SpCtx *z)
 {
@@ -971,7 +954,7 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	} else if (s->b_kind != GB_DIRECT) {
 		z.x.panel = vk_scratch(cg, p.panel_ld * p.prows + p.vlen, "panel");
 		if (s->b_kind == GB_IM2COL)
-			zero_panel_tail(&z);
+			gemm_zero_panel_tail(cg, z.x.panel, &s->im2col.win, p.vlen, p.rows, p.tw, p.prows, p.panel_ld);
 	}
 	cg->no_unroll = true;
 	emit_body(&z);
