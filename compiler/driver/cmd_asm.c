@@ -4,7 +4,6 @@
 #include "driver.h"
 #include "targets/accel/accel.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +14,7 @@ int cmd_asm(const DriverOptions *o, Diag *d)
 	return nnza_assemble_file(o->model, o->output, d);
 }
 
-/* Prints p to -o FILE (written whole, then renamed) or stdout. */
+/* Prints p to -o FILE (outfile: written whole, then renamed) or stdout. */
 static int print_program(const nnzrt_accel_program *p, unsigned what, const char *output, Diag *d)
 {
 	if (output == NULL) {
@@ -23,18 +22,14 @@ static int print_program(const nnzrt_accel_program *p, unsigned what, const char
 			return diag_error(d, "%s", nnzrt_errmsg());
 		return 0;
 	}
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", output) >= sizeof tmp)
-		return diag_error(d, "%s: path too long", output);
-	FILE *f = fopen(tmp, "w");
-	if (f == NULL)
-		return diag_error(d, "%s: %s", output, strerror(errno));
-	int r = nnzrt_accel_print(p, what, f);
-	if (fclose(f) != 0 || r != 0 || rename(tmp, output) != 0) {
-		remove(tmp);
-		return diag_error(d, "%s: cannot write", output);
+	OutFile of = {0};
+	if (outfile_open(&of, output, d) < 0)
+		return -1;
+	if (nnzrt_accel_print(p, what, of.f) != 0) {
+		outfile_abort(&of);
+		return diag_error(d, "%s: %s", output, nnzrt_errmsg());
 	}
-	return 0;
+	return outfile_commit(&of, d);
 }
 
 int cmd_disasm(const DriverOptions *o, Diag *d)
@@ -91,15 +86,21 @@ int cmd_accel_config(const DriverOptions *o, Diag *d)
 		text = canon;
 	}
 	int r = 0;
-	FILE *f = o->output ? fopen(o->output, "w") : stdout;
-	if (f == NULL) {
-		r = diag_error(d, "%s: %s", o->output, strerror(errno));
-	} else {
-		fputs(text, f);
-		fprintf(f, "# fingerprint 0x%016llx\n", (unsigned long long)nnzrt_accel_config_fingerprint(&c));
-		if ((o->output ? fclose(f) : fflush(f)) != 0)
-			r = diag_error(d, "%s: write error", o->output ? o->output : "stdout");
+	OutFile of = {0};
+	FILE *f = stdout;
+	if (o->output) {
+		if (outfile_open(&of, o->output, d) < 0) {
+			free(canon);
+			return -1;
+		}
+		f = of.f;
 	}
+	fputs(text, f);
+	fprintf(f, "# fingerprint 0x%016llx\n", (unsigned long long)nnzrt_accel_config_fingerprint(&c));
+	if (o->output)
+		r = outfile_commit(&of, d);
+	else if (fflush(f) != 0)
+		r = diag_error(d, "stdout: write error");
 	free(canon);
 	return r;
 }

@@ -3,11 +3,9 @@
  * makes `disasm | asm` reproduce a file exactly. */
 #include "targets/accel/accel.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void nnza_builder_free(NnzaBuilder *b)
 {
@@ -284,23 +282,7 @@ int nnza_write_file(const NnzaBuilder *b, const char *path, Diag *d)
 	size_t len;
 	if (nnza_serialize(b, true, &buf, &len, d) < 0)
 		return -1;
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp) {
-		free(buf);
-		return diag_error(d, "%s: path too long", path);
-	}
-	FILE *f = fopen(tmp, "wb");
-	if (f == NULL) {
-		free(buf);
-		return diag_error(d, "%s: %s", path, strerror(errno));
-	}
-	bool ok = fwrite(buf, 1, len, f) == len;
-	ok = (fclose(f) == 0) && ok;
+	int r = outfile_write_all(path, buf, len, d);
 	free(buf);
-	if (!ok || rename(tmp, path) != 0) {
-		int e = errno;
-		remove(tmp);
-		return diag_error(d, "%s: cannot write: %s", path, strerror(e));
-	}
-	return 0;
+	return r;
 }

@@ -824,7 +824,6 @@ static void pack_padded(SpCtx *z)
 	cg_for_end(cg, &cl);
 }
 
-
 static void emit_body(SpCtx *z)
 {
 	GemmCtx *x = &z->x;

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "runtime/accel_internal.h"
 #include "targets/accel/accel.h"
+#include "accel_testutil.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -14,20 +15,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static nnzrt_accel_program *build(const char *text)
-{
-	NnzaBuilder b;
-	Diag d = {0};
-	ck_assert_msg(nnza_assemble(text, strlen(text), "t.s", &b, &d) == 0, "%s", d.msg);
-	unsigned char *buf;
-	size_t len;
-	ck_assert_msg(nnza_serialize(&b, true, &buf, &len, &d) == 0, "%s", d.msg);
-	nnza_builder_free(&b);
-	nnzrt_accel_program *p;
-	ck_assert_msg(nnzrt_accel_load(buf, len, &p) == 0, "%s", nnzrt_errmsg());
-	free(buf);
-	return p;
-}
 
 static uint32_t bits(float f)
 {
@@ -166,7 +153,7 @@ START_TEST(gemm_matches_reference)
 	for (size_t i = 0; i < (size_t)g->k * g->n; i++)
 		d[i] = test_frand();
 	char *text = gemm_text(g, sv, sx);
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {d};
 	float *out[] = {c};
 	nnzrt_accel_stats st;
@@ -215,7 +202,7 @@ START_TEST(nm_equals_dense_unpacked)
 	char *t1 = gemm_text(&g, sv, sx);
 	Gemm gd = {"stc", NNZRT_ACCEL_MODE_DENSE, 8, 8, 16, 0, 0};
 	char *t2 = gemm_text(&gd, dense, NULL);
-	nnzrt_accel_program *p1 = build(t1), *p2 = build(t2);
+	nnzrt_accel_program *p1 = test_accel_build(t1), *p2 = test_accel_build(t2);
 	const float *in[] = {d};
 	float *o1[] = {c1}, *o2[] = {c2};
 	ck_assert_int_eq(nnzrt_accel_run(p1, in, o1, 0, NULL), 0);
@@ -257,7 +244,7 @@ START_TEST(mma_accumulates_k_tiles)
 		5 * LDN);
 	fprintf(f, "st fmt=dense buf=O rows=%d cols=%d ldb=%d space=arena dram=%d\nend\n", M, N, LDN, K * N);
 	fclose(f);
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {d};
 	float *out[] = {c};
 	ck_assert_msg(nnzrt_accel_run(p, in, out, NNZRT_ACCEL_RUN_CHECK_HAZARDS, NULL) == 0, "%s", nnzrt_errmsg());
@@ -331,7 +318,7 @@ START_TEST(vec_funcs)
 		fprintf(f, " imm1=%g", (double)i1);
 	fprintf(f, "\nsync units=vx\nst fmt=dense buf=O rows=1 cols=%d space=arena dram=%d\nend\n", R * C, R * LDA + R * C);
 	fclose(f);
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {a, b};
 	float *outs[] = {out};
 	ck_assert_msg(nnzrt_accel_run(p, in, outs, NNZRT_ACCEL_RUN_CHECK_HAZARDS, NULL) == 0, "%s", nnzrt_errmsg());
@@ -365,7 +352,7 @@ START_TEST(dma_strides)
 			   "st fmt=dense buf=I rows=1 cols=26 space=arena dram=64\n"
 			   "st fmt=dense buf=I addr=20 rows=2 cols=2 space=arena dram=100 stride=5 cstep=3\n" /* y[36+5r+3c] = I[20+2r+c] */
 			   "end\n";
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {x};
 	float *out[] = {y};
 	ck_assert_msg(nnzrt_accel_run(p, in, out, 0, NULL) == 0, "%s", nnzrt_errmsg());
@@ -404,7 +391,7 @@ START_TEST(adec_decomposes)
 		"st fmt=dense buf=I rows=1 cols=16 space=arena dram=32\n"
 		"st fmt=nm part=idx buf=X rows=1 cols=8 space=arena dram=48 n=2 m=4\n"
 		"end\n";
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {x};
 	float *out[] = {y};
 	ck_assert_msg(nnzrt_accel_run(p, in, out, 0, NULL) == 0, "%s", nnzrt_errmsg());
@@ -454,7 +441,7 @@ START_TEST(bad_index_at_run_time)
 		 "sync units=mx\nst fmt=dense buf=O rows=1 cols=8 space=arena dram=8\nend\n",
 		 bad_indices[_i].config, bad_indices[_i].fmt, bad_indices[_i].extra, bad_indices[_i].fmt,
 		 bad_indices[_i].extra, bad_indices[_i].mode, bad_indices[_i].k, nm ? 2u : 4u, nm ? 4u : 0u);
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	uint32_t idx[4] = {0, 1, 2, bad_indices[_i].bad};
 	float x[4], y[8];
 	memcpy(x, idx, sizeof x);
@@ -475,7 +462,7 @@ END_TEST
 
 START_TEST(argument_errors)
 {
-	nnzrt_accel_program *p = build(".nnza 1.0\n.config dense\n.arena 8\n.input \"x\" f32 [4] @0\n"
+	nnzrt_accel_program *p = test_accel_build(".nnza 1.0\n.config dense\n.arena 8\n.input \"x\" f32 [4] @0\n"
 				       ".output \"y\" f32 [4] @4\n.code\nend\n");
 	float x[4] = {1, 2, 3, 4}, y[4];
 	const float *in[] = {x};
@@ -507,7 +494,7 @@ START_TEST(alloc_failures)
 	for (int i = 0; i < 32; i++)
 		d[i] = test_frand();
 	char *text = gemm_text(&g, sv, sx);
-	nnzrt_accel_program *p = build(text);
+	nnzrt_accel_program *p = test_accel_build(text);
 	const float *in[] = {d};
 	float *out[] = {c};
 	int failures = 0;
@@ -556,7 +543,7 @@ START_TEST(hazards)
 	} cases[] = {{"", 0, NNZRT_ERR_FORMAT}, {"sync units=mx\n", 0, 0}, {"", 16, 0}};
 	for (int c = 0; c < 3; c++) {
 		snprintf(text, sizeof text, fmt, cases[c].sync, cases[c].addr);
-		nnzrt_accel_program *p = build(text);
+		nnzrt_accel_program *p = test_accel_build(text);
 		ck_assert_int_eq(nnzrt_accel_run(p, in, out, NNZRT_ACCEL_RUN_CHECK_HAZARDS, NULL), cases[c].want);
 		if (cases[c].want)
 			ck_assert_msg(strstr(nnzrt_errmsg(), "hazard: instruction 4 (ld) overlaps instruction 3") != NULL,
@@ -596,7 +583,7 @@ START_TEST(hazards_strided)
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		char text[1024];
 		snprintf(text, sizeof text, fmt, cases[c].insn);
-		nnzrt_accel_program *p = build(text);
+		nnzrt_accel_program *p = test_accel_build(text);
 		int r = nnzrt_accel_run(p, in, NULL, NNZRT_ACCEL_RUN_CHECK_HAZARDS, NULL);
 		ck_assert_msg(r == cases[c].want, "case %zu: %d (%s)", c, r, r ? nnzrt_errmsg() : "");
 		if (r)

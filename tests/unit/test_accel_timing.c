@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "runtime/accel_internal.h"
 #include "targets/accel/accel.h"
+#include "accel_testutil.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -286,20 +287,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- the scheduler */
 
-static nnzrt_accel_program *build(const char *text)
-{
-	NnzaBuilder b;
-	Diag d = {0};
-	ck_assert_msg(nnza_assemble(text, strlen(text), "t.s", &b, &d) == 0, "%s", d.msg);
-	unsigned char *buf;
-	size_t len;
-	ck_assert_msg(nnza_serialize(&b, true, &buf, &len, &d) == 0, "%s", d.msg);
-	nnza_builder_free(&b);
-	nnzrt_accel_program *p;
-	ck_assert_msg(nnzrt_accel_load(buf, len, &p) == 0, "%s", nnzrt_errmsg());
-	free(buf);
-	return p;
-}
 
 /* dense preset:
  *   0 ld W 32 x 32 (32 cycles)                 [0, 32)
@@ -326,7 +313,7 @@ START_TEST(overlap_and_sync)
 	for (int v = 0; v < 2; v++) {
 		char text[1024];
 		snprintf(text, sizeof text, fmt, v ? 4 : 3, v ? "sync units=mx\n" : "");
-		nnzrt_accel_program *p = build(text);
+		nnzrt_accel_program *p = test_accel_build(text);
 		nnzrt_accel_stats st;
 		ck_assert_msg(nnzrt_accel_run(p, in, NULL, NNZRT_ACCEL_RUN_CHECK_HAZARDS, &st) == 0, "%s", nnzrt_errmsg());
 		ck_assert_uint_eq(st.total.cycles, v ? 254 : 190);
@@ -364,7 +351,7 @@ END_TEST
 START_TEST(energy)
 {
 	nnzrt_accel_config c = preset("dense");
-	nnzrt_accel_program *p = build(".nnza 1.0\n.config dense\n.arena 1024\n.input \"x\" f32 [1024] @0\n.code\n"
+	nnzrt_accel_program *p = test_accel_build(".nnza 1.0\n.config dense\n.arena 1024\n.input \"x\" f32 [1024] @0\n.code\n"
 				       "ld fmt=dense buf=W rows=32 cols=32 space=arena dram=0\nsync units=ld\n"
 				       "mm mode=dense sbuf=W dbuf=I m=32 n=64 k=32\nend\n");
 	float *x = malloc(1024 * sizeof *x);
@@ -405,7 +392,7 @@ static nnzrt_accel_program *build_file(const char *name)
 	size_t n = fread(text, 1, sizeof text - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	return build(text);
+	return test_accel_build(text);
 }
 
 /* tests/accel/double_buffer.s: its comment has the schedule; the result is the plain GEMM */
