@@ -10,6 +10,13 @@
  * into it, so no k x n panel is built), gemm.c's im2col panel otherwise, a gathered panel for
  * strided B).
  *
+ * Alignment: every B vector load is aligned where that is cheap, as a load crossing two cache
+ * lines costs about twice as much (measured: 32 vs 52-64 GMAC/s in a 1x1 product). Direct B
+ * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile into an aligned panel;
+ * the padded band of a map whose padded width is whole vectors (14x14 + 2) is packed as kw
+ * copies, copy j shifted left by j columns, so that tap (kh, j) reads copy j aligned. Panels
+ * are an odd number of cache lines per row or channel, so that they spread over L1's sets.
+ *
  * The kernel. One parallel iteration is (batch product, column tile, chunk of row groups). A
  * row group is r consecutive rows sharing one column set (r = 1: any sparsity; r > 1: bsr
  * blocks, dense rows), so that each B vector loaded serves r rows. For each group and each
@@ -45,8 +52,10 @@
 /* Bytes of B rows a micro-tile column of a k-block may read (L1 is 48 KB on Zen 5: room for
  * the entries and the outputs). */
 #define SP_L1_BYTES (32 * 1024)
-/* Non-zeros per group and k-block below which k-blocks grow past SP_L1_BYTES. */
-#define SP_MIN_NNZ_PER_BLOCK 24.0
+/* Non-zeros per group and k-block below which k-blocks grow past SP_L1_BYTES: a k-block's
+ * partial sums (a store and a reload per micro-tile) cost more than B's reads from L2 (1x1
+ * 14x14 at density 0.1: 24 -> 64 took 37 -> 44 GMAC/s). */
+#define SP_MIN_NNZ_PER_BLOCK 64.0
 #define SP_MAX_NV 4
 #define SP_MAX_SETS 4
 #define SP_MAX_R 8
@@ -82,11 +91,19 @@ typedef struct SpPlan {
 	int64_t kc, nkb;         /* k-blocks of the entries (partial sums in C between them) */
 	int64_t pkb, npb, prows; /* k-blocks per panel block, panel blocks, panel rows */
 	int64_t ngroups, nblk, nchunks;
+	bool chunk_major; /* iterations ordered chunk by chunk (else tile by tile) */
 	int64_t batch, iterations;
 	/* padded (stride-1 im2col-free, see plan_padded): the panel holds, per channel, the tile's
 	 * rows + kh - 1 zero-padded input rows of wp columns, cs floats apart */
 	bool padded;
 	int64_t wp, cs, kh, kw, ksz, ow;
+	/* aligned padded (wp a whole number of vectors): ncopy = kw copies of the band, copy j
+	 * shifted left by j columns, copy_stride floats apart, so that every tap's vectors are
+	 * aligned; else ncopy = 1 */
+	int64_t ncopy, copy_stride;
+	/* direct B whose rows are not vector-aligned: copied per tile into an aligned panel (an
+	 * unaligned vector load crosses two cache lines: measured ~1.7x slower per multiply-add) */
+	bool packed;
 	/* word offsets in the table */
 	int64_t t_perm, t_bounds, t_ents;
 } SpPlan;
@@ -233,6 +250,16 @@ bool spmm_conv_padded(const Window *w)
 
 static bool padded_ok(const GemmSpec *s) { return s->b_kind == GB_IM2COL && spmm_conv_padded(&s->im2col.win); }
 
+/* Floats per channel of a padded band of r output rows: its rows + kh - 1 padded input rows;
+ * aligned, an odd number of cache lines (channels spread over L1's sets). */
+static int64_t band_stride(const SpPlan *p, int64_t r)
+{
+	int64_t cs = (r + p->kh - 1) * p->wp;
+	if (p->ncopy > 1 && cs / p->vlen % 2 == 0)
+		cs += p->vlen;
+	return cs;
+}
+
 static int plan_padded(SpPlan *p, const GemmSpec *s)
 {
 	const Window *w = &s->im2col.win;
@@ -244,15 +271,23 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 	p->kw = w->kernel[2];
 	p->ksz = p->kh * p->kw;
 	p->wp = w->in[2] + w->pad_lo[2] + w->pad_hi[2];
+	p->ncopy = 1;
+	/* aligned when rounding the padded width up to whole vectors computes at most ~15% more
+	 * columns (not a 7x7 map: 9 -> 16) */
+	int64_t wa = round_up(p->wp, vlen);
+	if (wa * 25 <= p->wp * 26) {
+		p->wp = wa;
+		p->ncopy = p->kw;
+	}
 	double best_score = -1.0;
 	int64_t best_r = 0;
 	for (int64_t r = 1; r <= oh && r <= SP_MAX_TILE_ROWS; r++) {
 		if (oh % r)
 			continue;
-		int64_t ncols = (r - 1) * p->wp + ow, cs = (r + p->kh - 1) * p->wp, nmt = ceil_div(ncols, p->nr);
+		int64_t ncols = (r - 1) * p->wp + ow, cs = band_stride(p, r), nmt = ceil_div(ncols, p->nr);
 		if (r > 1 && nmt > SP_MAX_FLAT_MT)
 			break;
-		if ((cs + 2 * vlen) * 4 > SP_PANEL_BYTES)
+		if ((cs * p->ncopy + 2 * vlen) * 4 > SP_PANEL_BYTES)
 			break;
 		p->rows = r;
 		bool ok = true;
@@ -280,7 +315,7 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 		return -1;
 	p->rows = best_r;
 	p->tw = best_r * ow;
-	p->cs = (best_r + p->kh - 1) * p->wp;
+	p->cs = band_stride(p, best_r);
 	p->panel_ld = p->cs;
 	p->ntiles = oh / p->rows;
 	p->tail = 0;
@@ -294,14 +329,14 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 {
 	int64_t k = s->k > 0 ? s->k : 1;
-	/* per k row: the column's B row and every group's entries in it */
-	double row_bytes = (double)p->nr * 4.0 + (double)s->m * density * (4.0 + 4.0 * p->r) / p->r;
+	/* per k row: the column's B row. The entries are left out: they stream once per
+	 * micro-tile, 8 bytes per nv multiply-adds, which L2 sustains, while counting them made the
+	 * k-blocks (and the partial sums stored between them) several times more (measured at
+	 * 28x28, density 0.3, padded: 0.76x -> 0.98x; 1x1 14x14, 2:4: 42 -> 55 GMAC/s) */
+	double row_bytes = (double)p->nr * 4.0;
 	if (p->padded) {
 		/* a tap reads (a third of, for 3x3) the kh padded rows of its channel that the
-		 * micro-tile spans. The entries are left out: they stream once per micro-tile,
-		 * 8 bytes per nv multiply-adds, which L2 sustains, while counting them made the
-		 * k-blocks (and the partial sums stored between them) several times more
-		 * (measured: 0.76x -> 0.98x at 28x28, density 0.3) */
+		 * micro-tile spans */
 		int64_t span = p->kh * (p->nr + p->kw - 1 + p->vlen);
 		row_bytes = (double)(span < p->cs ? span : p->cs) * 4.0 / (double)p->ksz;
 	}
@@ -315,11 +350,11 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	int64_t unit = 1, max_rows = k;
 	if (p->padded) {
 		unit = p->ksz;
-		max_rows = (SP_PANEL_BYTES / 4 - 2 * p->vlen) / p->cs * unit;
+		max_rows = (SP_PANEL_BYTES / 4 - 2 * p->vlen) / (p->cs * p->ncopy) * unit;
 	} else if (s->b_kind == GB_IM2COL) {
 		unit = s->im2col.win.kernel[0] * s->im2col.win.kernel[1] * s->im2col.win.kernel[2];
 		max_rows = SP_PANEL_BYTES / (p->panel_ld * unit * 4) * unit;
-	} else if (s->b_kind == GB_GATHER) {
+	} else if (s->b_kind == GB_GATHER || p->packed) {
 		max_rows = SP_PANEL_BYTES / (p->panel_ld * 4);
 	}
 	if (max_rows < unit)
@@ -330,7 +365,7 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	p->nkb = ceil_div(k, kc);
 	p->kc = round_up(ceil_div(k, p->nkb), unit); /* even blocks */
 	p->nkb = ceil_div(k, p->kc);
-	if (s->b_kind == GB_DIRECT) {
+	if (s->b_kind == GB_DIRECT && !p->packed) {
 		p->pkb = 1;
 	} else {
 		p->pkb = max_rows / p->kc;
@@ -341,6 +376,8 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	}
 	p->npb = ceil_div(p->nkb, p->pkb);
 	p->prows = p->pkb * p->kc;
+	if (p->padded)
+		p->copy_stride = p->cs * (p->prows / p->ksz);
 }
 
 /* Accumulator sets for r rows of nv vectors: with r = 1, enough independent chains (8) to hide
@@ -392,6 +429,11 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 		p->tw = ceil_div(ns, p->ntiles) * p->nr;
 		p->ntiles = ceil_div(s->n, p->tw);
 		p->tail = s->n % p->nr;
+		p->packed = s->b_ks % vlen != 0;
+		for (int i = 0; i < s->nbd; i++)
+			p->packed = p->packed || s->b_bs[i] % vlen != 0;
+		if (p->packed) /* an odd number of cache lines apart: rows spread over L1's sets */
+			p->panel_ld = round_up(p->tw, vlen) + (round_up(p->tw, vlen) / vlen % 2 == 0 ? vlen : 0);
 		break;
 	}
 	case GB_GATHER: {
@@ -414,11 +456,16 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 	/* chunks: enough iterations for two threads (the chunks are balanced by work); more cost
 	 * a repacked panel each */
 	p->nchunks = 1;
-	while (p->batch * p->ntiles * p->nchunks < 4 && p->nchunks * 2 <= p->ngroups)
-		p->nchunks *= 2;
-	if ((p->batch * p->ntiles * p->nchunks) % 2 == 1 && p->batch * p->ntiles * p->nchunks < 16 &&
-	    p->nchunks * 2 <= p->ngroups)
-		p->nchunks *= 2;
+	p->chunk_major = p->batch * p->ntiles <= 4 && p->ngroups >= 2;
+	if (p->chunk_major) {
+		/* few tiles, often of unequal widths (196 columns: 128 + 68): each thread's share
+		 * of the iterations is whole chunks of every tile, balanced by non-zeros */
+		p->nchunks = 2;
+		while (p->batch * p->ntiles * p->nchunks < 4 && p->nchunks * 2 <= p->ngroups)
+			p->nchunks *= 2;
+	} else if ((p->batch * p->ntiles) % 2 == 1 && p->batch * p->ntiles < 16 && p->ngroups >= 2) {
+		p->nchunks = 2;
+	}
 	p->iterations = p->batch * p->ntiles * p->nchunks;
 	p->t_perm = p->nchunks + 1;
 	p->t_bounds = p->t_perm + p->ngroups;
@@ -430,8 +477,8 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a, size_t *bytes)
 {
 	int r = p->r;
-	int64_t k_stride = s->b_kind == GB_DIRECT ? s->b_ks : p->panel_ld;
-	if (s->k > 0 && (p->padded ? (s->k / p->ksz + 1) * p->cs : (s->k - 1) * k_stride) > INT32_MAX)
+	int64_t k_stride = s->b_kind == GB_DIRECT && !p->packed ? s->b_ks : p->panel_ld;
+	if (s->k > 0 && (p->padded ? (s->k / p->ksz + 1) * p->cs + p->ncopy * p->copy_stride : (s->k - 1) * k_stride) > INT32_MAX)
 		return NULL;
 	int64_t ents = a->nnz / r, words = p->t_ents + ents * (1 + r);
 	if (words > INT32_MAX)
@@ -490,7 +537,9 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
 					bd[++kb] = (int32_t)e;
 				int32_t *w = t + p->t_ents + e * (1 + r);
-				if (p->padded)
+				if (p->padded && p->ncopy > 1)
+					w[0] = (int32_t)(col % p->kw * p->copy_stride + col / p->ksz * p->cs + col % p->ksz / p->kw * p->wp);
+				else if (p->padded)
 					w[0] = (int32_t)(col / p->ksz * p->cs + col % p->ksz / p->kw * p->wp + col % p->kw);
 				else
 					w[0] = (int32_t)(col * k_stride);
@@ -605,7 +654,7 @@ static void micro(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRe
 	LLVMTypeRef vt = cg_vec(cg, cg->t_f32, vlen);
 	/* B: entry offset + v*vlen from bbase */
 	LLVMValueRef bbase;
-	if (s->b_kind == GB_DIRECT)
+	if (s->b_kind == GB_DIRECT && !p->packed)
 		bbase = cg_gep(cg, cg->t_f32, x->b, add_i64(cg, x->b_off, add_i64(cg, x->n_lo, bj0)));
 	else if (p->padded) /* entries count channels from the product's first */
 		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
@@ -742,7 +791,7 @@ static void columns(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
 		cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntSLT, done, x->width, ""), false);
 		int64_t lanes = p->tail % vlen;
 		plain_column(z, g_lo, g_hi, (int)ceil_div(p->tail, vlen), lanes ? vk_all((int)lanes) : vk_all(vlen),
-			     x->s->b_kind == GB_DIRECT, done);
+			     x->s->b_kind == GB_DIRECT && !p->packed, done);
 		cg_if_end(cg, &ib);
 	}
 }
@@ -769,8 +818,36 @@ static void columns_padded(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
 	}
 }
 
+/* Copies floats [s0, s0 + len) of a source row to [d0, d0 + len) of a panel row of wp floats
+ * and zeroes the rest of it (the pads). */
+static void pad_row(SpCtx *z, LLVMValueRef src, LLVMValueRef dst, int64_t s0, int64_t d0, int64_t len)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	int vlen = z->p->vlen;
+	Loop vl;
+	LLVMValueRef from = add_i64(cg, src, cg_i64(cg, s0)), to = add_i64(cg, dst, cg_i64(cg, d0));
+	if (len / vlen > 0) {
+		LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, len / vlen * vlen), vlen, "pv");
+		vk_store(cg, vk_load(cg, x->img, add_i64(cg, from, v), vlen, vk_all(vlen)), x->panel, add_i64(cg, to, v),
+			 vk_all(vlen));
+		cg_for_end(cg, &vl);
+	}
+	if (len % vlen) {
+		uint64_t bits = vk_all((int)(len % vlen));
+		LLVMValueRef o = cg_i64(cg, len / vlen * vlen);
+		vk_store(cg, vk_load(cg, x->img, add_i64(cg, from, o), vlen, bits), x->panel, add_i64(cg, to, o), bits);
+	}
+	LLVMValueRef zero_s = cg_f32(cg, 0.0f);
+	for (int64_t j = 0; j < d0; j++)
+		cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
+	for (int64_t j = d0 + len; j < z->p->wp; j++)
+		cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
+}
+
 /* Padded: the panel block's channels [ch0, ch0 + klen/ksz) of the tile's band, rows + kh - 1
- * input rows each (zero rows outside the image), every row with its pads zeroed. */
+ * input rows each (zero rows outside the image), every row with its pads zeroed; with ncopy
+ * copies, copy j holds each row shifted left by j columns. */
 static void pack_padded(SpCtx *z)
 {
 	GemmCtx *x = &z->x;
@@ -779,38 +856,27 @@ static void pack_padded(SpCtx *z)
 	const Window *w = &x->s->im2col.win;
 	int vlen = p->vlen;
 	int64_t ih = w->in[1], iw = w->in[2], pl = w->pad_lo[2];
-	LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, vlen)), zero_s = cg_f32(cg, 0.0f);
+	LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, vlen));
 	LLVMValueRef nch = LLVMBuildSDiv(cg->b, x->klen, cg_i64(cg, p->ksz), "");
 	LLVMValueRef y0 = LLVMBuildSub(cg->b, mul_c(cg, x->tile, p->rows), cg_i64(cg, w->pad_lo[1]), "");
 	Loop cl, rl, vl;
 	LLVMValueRef cc = cg_for(cg, &cl, cg_i64(cg, 0), nch, 1, "pc");
-	LLVMValueRef src = cg_gep(cg, cg->t_f32, x->img, add_i64(cg, x->img_off, mul_c(cg, add_i64(cg, z->ch0, cc), ih * iw)));
+	LLVMValueRef src = add_i64(cg, x->img_off, mul_c(cg, add_i64(cg, z->ch0, cc), ih * iw));
 	LLVMValueRef dst_c = mul_c(cg, cc, p->cs);
 	LLVMValueRef pr = cg_for(cg, &rl, cg_i64(cg, 0), cg_i64(cg, p->rows + p->kh - 1), 1, "pr");
 	LLVMValueRef iy = add_i64(cg, y0, pr);
-	LLVMValueRef dst = add_i64(cg, dst_c, mul_c(cg, pr, p->wp));
 	IfBlock ib;
 	cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, ih), ""), true);
-	{
-		LLVMValueRef srow = mul_c(cg, iy, iw), drow = add_i64(cg, dst, cg_i64(cg, pl));
-		if (iw / vlen > 0) {
-			LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, iw / vlen * vlen), vlen, "pv");
-			vk_store(cg, vk_load(cg, src, add_i64(cg, srow, v), vlen, vk_all(vlen)), x->panel, add_i64(cg, drow, v),
-				 vk_all(vlen));
-			cg_for_end(cg, &vl);
-		}
-		if (iw % vlen) {
-			uint64_t bits = vk_all((int)(iw % vlen));
-			LLVMValueRef o = cg_i64(cg, iw / vlen * vlen);
-			vk_store(cg, vk_load(cg, src, add_i64(cg, srow, o), vlen, bits), x->panel, add_i64(cg, drow, o), bits);
-		}
-		for (int64_t j = 0; j < pl; j++)
-			cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
-		for (int64_t j = pl + iw; j < p->wp; j++)
-			cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
+	for (int64_t j = 0; j < p->ncopy; j++) {
+		/* copy j's column d is padded column d + j: input column d + j - pl */
+		int64_t d0 = pl - j > 0 ? pl - j : 0, s0 = j - pl > 0 ? j - pl : 0;
+		int64_t len = iw - s0 < p->wp - d0 ? iw - s0 : p->wp - d0;
+		LLVMValueRef dst = add_i64(cg, add_i64(cg, dst_c, mul_c(cg, pr, p->wp)), cg_i64(cg, j * p->copy_stride));
+		pad_row(z, add_i64(cg, src, mul_c(cg, iy, iw)), dst, s0, d0, len > 0 ? len : 0);
 	}
 	cg_else(cg, &ib);
-	{
+	for (int64_t j = 0; j < p->ncopy; j++) {
+		LLVMValueRef dst = add_i64(cg, add_i64(cg, dst_c, mul_c(cg, pr, p->wp)), cg_i64(cg, j * p->copy_stride));
 		if (p->wp / vlen > 0) {
 			LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, p->wp / vlen * vlen), vlen, "pz");
 			vk_store(cg, zero_v, x->panel, add_i64(cg, dst, v), vk_all(vlen));
@@ -824,6 +890,36 @@ static void pack_padded(SpCtx *z)
 	cg_for_end(cg, &cl);
 }
 
+/* Packed direct B: rows [k0, k0 + klen) of the tile [n_lo, n_lo + width) into the aligned panel,
+ * the last vector of a row masked (its lanes past the width zero). Only the last tile can end
+ * inside a vector. */
+static void pack_direct(SpCtx *z)
+{
+	GemmCtx *x = &z->x;
+	Cg *cg = x->cg;
+	const GemmSpec *s = x->s;
+	const SpPlan *p = z->p;
+	int vlen = p->vlen;
+	int64_t rem = (s->n - (p->ntiles - 1) * p->tw) % vlen;
+	LLVMValueRef nvec = LLVMBuildSDiv(cg->b, x->width, cg_i64(cg, vlen), "");
+	Loop lk, lv;
+	LLVMValueRef kk = cg_for(cg, &lk, cg_i64(cg, 0), x->klen, 1, "kk");
+	LLVMValueRef src = add_i64(cg, x->b_off, add_i64(cg, mul_c(cg, add_i64(cg, x->k0, kk), s->b_ks), x->n_lo));
+	LLVMValueRef dst = mul_c(cg, kk, p->panel_ld);
+	LLVMValueRef v = mul_c(cg, cg_for(cg, &lv, cg_i64(cg, 0), nvec, 1, "pv"), vlen);
+	vk_store(cg, vk_load(cg, x->b, add_i64(cg, src, v), vlen, vk_all(vlen)), x->panel, add_i64(cg, dst, v), vk_all(vlen));
+	cg_for_end(cg, &lv);
+	if (rem) {
+		IfBlock ib;
+		LLVMValueRef o = mul_c(cg, nvec, vlen);
+		cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntSLT, o, x->width, ""), false);
+		vk_store(cg, vk_load(cg, x->b, add_i64(cg, src, o), vlen, vk_all((int)rem)), x->panel, add_i64(cg, dst, o),
+			 vk_all(vlen));
+		cg_if_end(cg, &ib);
+	}
+	cg_for_end(cg, &lk);
+}
+
 static void emit_body(SpCtx *z)
 {
 	GemmCtx *x = &z->x;
@@ -835,8 +931,14 @@ static void emit_body(SpCtx *z)
 	int64_t per = p->ntiles * p->nchunks;
 	LLVMValueRef bi = LLVMBuildSDiv(cg->b, it, cg_i64(cg, per), "");
 	LLVMValueRef rest = LLVMBuildSRem(cg->b, it, cg_i64(cg, per), "");
-	LLVMValueRef tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->nchunks), "");
-	LLVMValueRef chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->nchunks), "");
+	LLVMValueRef tile, chunk;
+	if (p->chunk_major) {
+		chunk = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->ntiles), "");
+		tile = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->ntiles), "");
+	} else {
+		tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->nchunks), "");
+		chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->nchunks), "");
+	}
 	LLVMValueRef zero = cg_i64(cg, 0);
 	x->a_off = x->b_off = x->c_off = zero;
 	z->blk = zero;
@@ -875,6 +977,8 @@ static void emit_body(SpCtx *z)
 		gemm_pack_im2col(x);
 	else if (s->b_kind == GB_GATHER)
 		gemm_pack_gather(x);
+	else if (p->packed)
+		pack_direct(z);
 	LLVMValueRef kb_lo = mul_c(cg, pb, p->pkb);
 	if (p->pkb > 1) {
 		LLVMValueRef kb_hi = smin(cg, add_i64(cg, kb_lo, cg_i64(cg, p->pkb)), cg_i64(cg, p->nkb));
@@ -945,12 +1049,12 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 		/* a band's last vectors read up to vlen floats past its channel's rows: past the last
 		 * channel of a full panel block that is here (zeros); after a partial block it is an
 		 * earlier block's data. Either way only lanes no segment stores. */
-		int64_t used = p.cs * (p.prows / p.ksz);
+		int64_t used = p.copy_stride * p.ncopy;
 		z.x.panel = vk_scratch(cg, used + 2 * p.vlen, "panel");
 		LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, p.vlen));
 		vk_store(cg, zero_v, z.x.panel, cg_i64(cg, used), vk_all(p.vlen));
 		vk_store(cg, zero_v, z.x.panel, cg_i64(cg, used + p.vlen), vk_all(p.vlen));
-	} else if (s->b_kind != GB_DIRECT) {
+	} else if (s->b_kind != GB_DIRECT || p.packed) {
 		z.x.panel = vk_scratch(cg, p.panel_ld * p.prows + p.vlen, "panel");
 		if (s->b_kind == GB_IM2COL)
 			gemm_zero_panel_tail(cg, z.x.panel, &s->im2col.win, p.vlen, p.rows, p.tw, p.prows, p.panel_ld);

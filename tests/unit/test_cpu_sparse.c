@@ -221,6 +221,9 @@ static const Case padded_cases[] = {
 	{.name = "pad_bsr2", .nsp = 2, .n = 1, .c = 8, .m = 16, .group = 1, .in = {10, 10}, K3, .bias = true, .pat = P_BSR2, .density = 0.3},
 	{.name = "pad_zero_rows", .nsp = 2, .n = 1, .c = 16, .m = 10, .group = 1, .in = {13, 17}, K3, .bias = true, .pat = P_ZERO_ROWS, .density = 0.3},
 	{.name = "pad_1d", .nsp = 1, .n = 2, .c = 6, .m = 10, .group = 1, .in = {100}, .k = {5}, .stride = {1}, .dil = {1}, .pads = {3, 1}, .bias = true, .density = 0.3},
+	/* padded widths of whole vectors (16): kw copies of the band, shifted, all loads aligned */
+	{.name = "pad_aligned_asym", .nsp = 2, .n = 2, .c = 9, .m = 12, .group = 1, .in = {10, 15}, S1, .k = {3, 3}, .pads = {0, 1, 2, 0}, .bias = true, .residual = true, .density = 0.3},
+	{.name = "pad_aligned_5x5", .nsp = 2, .n = 1, .c = 20, .m = 16, .group = 1, .in = {12, 12}, S1, .k = {5, 5}, .pads = {2, 2, 2, 2}, .bias = true, .act = ACT_RELU, .density = 0.2},
 	{.name = "pad_hard_swish", .nsp = 2, .n = 1, .c = 8, .m = 20, .group = 1, .in = {9, 9}, K3, .bias = true, .act = ACT_HARD_SWISH, .density = 0.2},
 };
 
