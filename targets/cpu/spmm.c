@@ -67,6 +67,11 @@
  * dense kernel beats both anyway. */
 #define SP_PADDED_MAX_DENSITY 0.4
 #define SP_MAX_FLAT_MT 8 /* micro-tiles per padded band (each is its own code) */
+/* Score lost per extra panel block of a padded band (its k-blocks' partial sums): bands short
+ * enough for the whole reduction to fit one panel win (1x1 stride 2, 56x56 -> 28x28, density
+ * 0.1: 0.33 -> 0.23 ms; 3x3 on 14x14: 0.29 -> 0.26 ms) */
+#define SP_PANEL_BLOCK_COST 0.15
+#define SP_MAX_PAD_STRIDE 4 /* strided padded: at most 16 phase planes, each its own packing code */
 
 /* The padded stride-1 path (plan_padded) is on unless NNZC_SPMM_PADDED=0 in the compiler's
  * environment: a switch for comparing it with the im2col panels on the same model (and for the
@@ -93,11 +98,14 @@ typedef struct SpPlan {
 	int64_t ngroups, nblk, nchunks;
 	bool chunk_major; /* iterations ordered chunk by chunk (else tile by tile) */
 	int64_t batch, iterations;
-	/* padded (stride-1 im2col-free, see plan_padded): the panel holds, per channel, the tile's
-	 * rows + kh - 1 zero-padded input rows of wp columns, cs floats apart */
+	/* padded (im2col-free, see spmm_conv_padded): the panel holds, per channel and phase, the
+	 * tile's rows + khe - 1 rows of the phase plane, wp columns each, cs floats apart */
 	bool padded;
 	int64_t wp, cs, kh, kw, ksz, ow;
-	/* aligned padded (wp a whole number of vectors): ncopy = kw copies of the band, copy j
+	int64_t sh, sw;   /* strides */
+	int64_t khe, kwe; /* distinct row / column offsets of the taps in a phase plane */
+	int64_t phw, nph; /* phases per row, phases */
+	/* aligned padded (wp a whole number of vectors): ncopy = kwe copies of the band, copy j
 	 * shifted left by j columns, copy_stride floats apart, so that every tap's vectors are
 	 * aligned; else ncopy = 1 */
 	int64_t ncopy, copy_stride;
@@ -230,32 +238,37 @@ static int flat_segments(const SpPlan *p, int64_t j0, int nv, SpSeg *seg, int64_
 	return 0;
 }
 
-/* Stride-1 convolutions without im2col: output pixel (y, x) of tap (kh, kw) reads the zero-padded
- * input at [c][y + kh][x + kw], so over a padded copy of the tile's input rows (rows + kh - 1 of
- * them per channel, packed per iteration: about 1 + (kh - 1)/rows copies of the input instead of
+/* Convolutions without im2col: output pixel (y, x) of tap (kh, kw) reads the zero-padded input
+ * at [c][y + kh][x + kw], so over a padded copy of the tile's input rows (rows + kh - 1 of them
+ * per channel, packed per iteration: about 1 + (kh - 1)/rows copies of the input instead of
  * kh*kw) every non-zero is one offset c*cs + kh*wp + kw and the band's columns are contiguous,
- * as in the 1x1 case. The kernel computes the band on the padded width (the wp - ow columns of
+ * as in the 1x1 case. Strided (sh, sw), the padded input is split into phase planes,
+ * P(ph, pw)[i][j] = padded[i*sh + ph][j*sw + pw]: tap (kh, kw) reads plane (kh % sh, kw % sw)
+ * at [y + kh/sh][x + kw/sw], stride 1 again, and the planes together hold the input once
+ * (im2col would copy it kh*kw / (sh*sw) times, 2.25 for 3x3 stride 2). The kernel computes the band on the padded width (the wp - ow columns of
  * the right pad are computed and dropped at the store, flat_segments), so a 7x7 map still fills
  * whole vectors. Tiles are bands of output rows (a divisor of the rows); bands and micro-tiles
  * are chosen by useful lanes (plan_padded). */
 bool spmm_conv_padded(const Window *w)
 {
-	if (!sp_padded_enabled() || w->in[0] != 1 || w->kernel[0] != 1 || w->pad_lo[0] != 0 || w->pad_hi[0] != 0)
+	if (!sp_padded_enabled() || w->in[0] != 1 || w->kernel[0] != 1 || w->pad_lo[0] != 0 || w->pad_hi[0] != 0 ||
+	    w->stride[0] != 1)
 		return false;
 	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
-		if (w->stride[j] != 1 || w->dilation[j] != 1)
+		if (w->dilation[j] != 1 || w->stride[j] < 1 || w->stride[j] > SP_MAX_PAD_STRIDE)
 			return false;
 	return w->out[1] > 0 && w->out[2] > 0;
 }
 
 static bool padded_ok(const GemmSpec *s) { return s->b_kind == GB_IM2COL && spmm_conv_padded(&s->im2col.win); }
 
-/* Floats per channel of a padded band of r output rows: its rows + kh - 1 padded input rows;
- * aligned, an odd number of cache lines (channels spread over L1's sets). */
+/* Floats per channel and phase of a padded band of r output rows: its rows + khe - 1 plane rows,
+ * rounded up to an odd number of cache lines: every plane starts aligned (all loads of a 1x1
+ * strided product are then aligned) and planes spread over L1's sets. */
 static int64_t band_stride(const SpPlan *p, int64_t r)
 {
-	int64_t cs = (r + p->kh - 1) * p->wp;
-	if (p->ncopy > 1 && cs / p->vlen % 2 == 0)
+	int64_t cs = round_up((r + p->khe - 1) * p->wp, p->vlen);
+	if (cs / p->vlen % 2 == 0)
 		cs += p->vlen;
 	return cs;
 }
@@ -270,14 +283,20 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 	p->kh = w->kernel[1];
 	p->kw = w->kernel[2];
 	p->ksz = p->kh * p->kw;
-	p->wp = w->in[2] + w->pad_lo[2] + w->pad_hi[2];
+	p->sh = w->stride[1];
+	p->sw = w->stride[2];
+	p->khe = (p->kh - 1) / p->sh + 1;
+	p->kwe = (p->kw - 1) / p->sw + 1;
+	p->phw = p->sw < p->kw ? p->sw : p->kw;
+	p->nph = (p->sh < p->kh ? p->sh : p->kh) * p->phw;
+	p->wp = ow + p->kwe - 1; /* stride 1: the padded width */
 	p->ncopy = 1;
 	/* aligned when rounding the padded width up to whole vectors computes at most ~15% more
 	 * columns (not a 7x7 map: 9 -> 16) */
 	int64_t wa = round_up(p->wp, vlen);
 	if (wa * 25 <= p->wp * 26) {
 		p->wp = wa;
-		p->ncopy = p->kw;
+		p->ncopy = p->kwe;
 	}
 	double best_score = -1.0;
 	int64_t best_r = 0;
@@ -287,7 +306,7 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 		int64_t ncols = (r - 1) * p->wp + ow, cs = band_stride(p, r), nmt = ceil_div(ncols, p->nr);
 		if (r > 1 && nmt > SP_MAX_FLAT_MT)
 			break;
-		if ((cs * p->ncopy + 2 * vlen) * 4 > SP_PANEL_BYTES)
+		if ((cs * p->nph * p->ncopy + 2 * vlen) * 4 > SP_PANEL_BYTES)
 			break;
 		p->rows = r;
 		bool ok = true;
@@ -305,7 +324,10 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 		 * are copied once per tile: a mild preference for taller bands */
 		int64_t tw = r * ow;
 		double use = (double)tw / (double)(round_up(ncols, vlen) + 2 * nmt * vlen);
-		double score = use * (double)tw / (double)(tw + 48) * (double)r / ((double)r + 0.25 * (double)(p->kh - 1));
+		double score = use * (double)tw / (double)(tw + 48) * (double)r / ((double)r + 0.25 * (double)(p->khe - 1));
+		int64_t per_panel = (SP_PANEL_BYTES / 4 - 2 * vlen) / (cs * p->nph * p->ncopy);
+		int64_t nblocks = ceil_div(s->k / p->ksz, per_panel > 0 ? per_panel : 1);
+		score /= 1.0 + SP_PANEL_BLOCK_COST * (double)(nblocks - 1);
 		if (score > best_score + 1e-9) {
 			best_score = score;
 			best_r = r;
@@ -337,7 +359,7 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	if (p->padded) {
 		/* a tap reads (a third of, for 3x3) the kh padded rows of its channel that the
 		 * micro-tile spans */
-		int64_t span = p->kh * (p->nr + p->kw - 1 + p->vlen);
+		int64_t span = p->khe * (p->nr + p->kwe - 1 + p->vlen);
 		row_bytes = (double)(span < p->cs ? span : p->cs) * 4.0 / (double)p->ksz;
 	}
 	int64_t kc = (int64_t)(SP_L1_BYTES / row_bytes);
@@ -350,7 +372,7 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	int64_t unit = 1, max_rows = k;
 	if (p->padded) {
 		unit = p->ksz;
-		max_rows = (SP_PANEL_BYTES / 4 - 2 * p->vlen) / (p->cs * p->ncopy) * unit;
+		max_rows = (SP_PANEL_BYTES / 4 - 2 * p->vlen) / (p->cs * p->nph * p->ncopy) * unit;
 	} else if (s->b_kind == GB_IM2COL) {
 		unit = s->im2col.win.kernel[0] * s->im2col.win.kernel[1] * s->im2col.win.kernel[2];
 		max_rows = SP_PANEL_BYTES / (p->panel_ld * unit * 4) * unit;
@@ -377,7 +399,7 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	p->npb = ceil_div(p->nkb, p->pkb);
 	p->prows = p->pkb * p->kc;
 	if (p->padded)
-		p->copy_stride = p->cs * (p->prows / p->ksz);
+		p->copy_stride = p->cs * p->nph * (p->prows / p->ksz);
 }
 
 /* Accumulator sets for r rows of nv vectors: with r = 1, enough independent chains (8) to hide
@@ -473,12 +495,23 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 	return 0;
 }
 
+/* Padded: the panel offset of weight column col = (channel, tap (th, tw)): its phase plane, the
+ * tap's row in it, and its column (or, aligned, the copy shifted by it). */
+static int64_t padded_offset(const SpPlan *p, int64_t col)
+{
+	int64_t ch = col / p->ksz, th = col % p->ksz / p->kw, tw = col % p->kw;
+	int64_t plane = ch * p->nph + th % p->sh * p->phw + tw % p->sw;
+	int64_t at = plane * p->cs + th / p->sh * p->wp;
+	return p->ncopy > 1 ? at + tw / p->sw * p->copy_stride : at + tw / p->sw;
+}
+
 /* The int32 table (see the file comment), or NULL when out of memory or too large. */
 static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a, size_t *bytes)
 {
 	int r = p->r;
 	int64_t k_stride = s->b_kind == GB_DIRECT && !p->packed ? s->b_ks : p->panel_ld;
-	if (s->k > 0 && (p->padded ? (s->k / p->ksz + 1) * p->cs + p->ncopy * p->copy_stride : (s->k - 1) * k_stride) > INT32_MAX)
+	if (s->k > 0 &&
+	    (p->padded ? (s->k / p->ksz + 1) * p->cs * p->nph + p->ncopy * p->copy_stride : (s->k - 1) * k_stride) > INT32_MAX)
 		return NULL;
 	int64_t ents = a->nnz / r, words = p->t_ents + ents * (1 + r);
 	if (words > INT32_MAX)
@@ -537,10 +570,8 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
 					bd[++kb] = (int32_t)e;
 				int32_t *w = t + p->t_ents + e * (1 + r);
-				if (p->padded && p->ncopy > 1)
-					w[0] = (int32_t)(col % p->kw * p->copy_stride + col / p->ksz * p->cs + col % p->ksz / p->kw * p->wp);
-				else if (p->padded)
-					w[0] = (int32_t)(col / p->ksz * p->cs + col % p->ksz / p->kw * p->wp + col % p->kw);
+				if (p->padded)
+					w[0] = (int32_t)padded_offset(p, col);
 				else
 					w[0] = (int32_t)(col * k_stride);
 				for (int j = 0; j < r; j++) {
@@ -658,7 +689,7 @@ static void micro(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRe
 		bbase = cg_gep(cg, cg->t_f32, x->b, add_i64(cg, x->b_off, add_i64(cg, x->n_lo, bj0)));
 	else if (p->padded) /* entries count channels from the product's first */
 		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
-				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, z->ch0, p->cs), "")}, 1, "");
+				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, z->ch0, p->cs * p->nph), "")}, 1, "");
 	else /* panel rows are numbered from the k-block's first */
 		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
 				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, x->k0, p->panel_ld), "")}, 1, "");
@@ -818,25 +849,27 @@ static void columns_padded(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
 	}
 }
 
-/* Copies floats [s0, s0 + len) of a source row to [d0, d0 + len) of a panel row of wp floats
- * and zeroes the rest of it (the pads). */
+/* Copies source elements s0, s0 + sw, ... (len of them) of the row at `src` to [d0, d0 + len) of
+ * a panel row of wp floats at `dst`, and zeroes the rest of it (the pads). */
 static void pad_row(SpCtx *z, LLVMValueRef src, LLVMValueRef dst, int64_t s0, int64_t d0, int64_t len)
 {
 	GemmCtx *x = &z->x;
 	Cg *cg = x->cg;
 	int vlen = z->p->vlen;
+	int64_t sw = z->p->sw;
 	Loop vl;
 	LLVMValueRef from = add_i64(cg, src, cg_i64(cg, s0)), to = add_i64(cg, dst, cg_i64(cg, d0));
 	if (len / vlen > 0) {
 		LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, len / vlen * vlen), vlen, "pv");
-		vk_store(cg, vk_load(cg, x->img, add_i64(cg, from, v), vlen, vk_all(vlen)), x->panel, add_i64(cg, to, v),
-			 vk_all(vlen));
+		LLVMValueRef at = cg_gep(cg, cg->t_f32, x->img, add_i64(cg, from, mul_c(cg, v, sw)));
+		vk_store(cg, vk_load_strided(cg, at, 0, sw, vlen, vk_all(vlen)), x->panel, add_i64(cg, to, v), vk_all(vlen));
 		cg_for_end(cg, &vl);
 	}
 	if (len % vlen) {
+		int64_t o = len / vlen * vlen;
+		LLVMValueRef at = cg_gep(cg, cg->t_f32, x->img, add_i64(cg, from, cg_i64(cg, o * sw)));
 		uint64_t bits = vk_all((int)(len % vlen));
-		LLVMValueRef o = cg_i64(cg, len / vlen * vlen);
-		vk_store(cg, vk_load(cg, x->img, add_i64(cg, from, o), vlen, bits), x->panel, add_i64(cg, to, o), bits);
+		vk_store(cg, vk_load_strided(cg, at, 0, sw, vlen, bits), x->panel, add_i64(cg, to, cg_i64(cg, o)), bits);
 	}
 	LLVMValueRef zero_s = cg_f32(cg, 0.0f);
 	for (int64_t j = 0; j < d0; j++)
@@ -845,9 +878,9 @@ static void pad_row(SpCtx *z, LLVMValueRef src, LLVMValueRef dst, int64_t s0, in
 		cg_store(cg, zero_s, x->panel, add_i64(cg, dst, cg_i64(cg, j)));
 }
 
-/* Padded: the panel block's channels [ch0, ch0 + klen/ksz) of the tile's band, rows + kh - 1
- * input rows each (zero rows outside the image), every row with its pads zeroed; with ncopy
- * copies, copy j holds each row shifted left by j columns. */
+/* Padded: the panel block's channels [ch0, ch0 + klen/ksz) of the tile's band: per channel and
+ * phase plane (ph, pw), rows + khe - 1 plane rows (zero rows outside the image), every row with
+ * its pads zeroed; with ncopy copies, copy j holds each row shifted left by j columns. */
 static void pack_padded(SpCtx *z)
 {
 	GemmCtx *x = &z->x;
@@ -858,34 +891,43 @@ static void pack_padded(SpCtx *z)
 	int64_t ih = w->in[1], iw = w->in[2], pl = w->pad_lo[2];
 	LLVMValueRef zero_v = LLVMConstNull(cg_vec(cg, cg->t_f32, vlen));
 	LLVMValueRef nch = LLVMBuildSDiv(cg->b, x->klen, cg_i64(cg, p->ksz), "");
-	LLVMValueRef y0 = LLVMBuildSub(cg->b, mul_c(cg, x->tile, p->rows), cg_i64(cg, w->pad_lo[1]), "");
+	LLVMValueRef band = mul_c(cg, x->tile, p->rows);
 	Loop cl, rl, vl;
 	LLVMValueRef cc = cg_for(cg, &cl, cg_i64(cg, 0), nch, 1, "pc");
 	LLVMValueRef src = add_i64(cg, x->img_off, mul_c(cg, add_i64(cg, z->ch0, cc), ih * iw));
-	LLVMValueRef dst_c = mul_c(cg, cc, p->cs);
-	LLVMValueRef pr = cg_for(cg, &rl, cg_i64(cg, 0), cg_i64(cg, p->rows + p->kh - 1), 1, "pr");
-	LLVMValueRef iy = add_i64(cg, y0, pr);
-	IfBlock ib;
-	cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, ih), ""), true);
-	for (int64_t j = 0; j < p->ncopy; j++) {
-		/* copy j's column d is padded column d + j: input column d + j - pl */
-		int64_t d0 = pl - j > 0 ? pl - j : 0, s0 = j - pl > 0 ? j - pl : 0;
-		int64_t len = iw - s0 < p->wp - d0 ? iw - s0 : p->wp - d0;
-		LLVMValueRef dst = add_i64(cg, add_i64(cg, dst_c, mul_c(cg, pr, p->wp)), cg_i64(cg, j * p->copy_stride));
-		pad_row(z, add_i64(cg, src, mul_c(cg, iy, iw)), dst, s0, d0, len > 0 ? len : 0);
-	}
-	cg_else(cg, &ib);
-	for (int64_t j = 0; j < p->ncopy; j++) {
-		LLVMValueRef dst = add_i64(cg, add_i64(cg, dst_c, mul_c(cg, pr, p->wp)), cg_i64(cg, j * p->copy_stride));
-		if (p->wp / vlen > 0) {
-			LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, p->wp / vlen * vlen), vlen, "pz");
-			vk_store(cg, zero_v, x->panel, add_i64(cg, dst, v), vk_all(vlen));
-			cg_for_end(cg, &vl);
+	LLVMValueRef pr = cg_for(cg, &rl, cg_i64(cg, 0), cg_i64(cg, p->rows + p->khe - 1), 1, "pr");
+	for (int64_t phase = 0; phase < p->nph; phase++) {
+		int64_t ph = phase / p->phw, pw = phase % p->phw;
+		/* plane row band + pr is padded row (band + pr)*sh + ph */
+		LLVMValueRef iy = LLVMBuildSub(cg->b, add_i64(cg, mul_c(cg, add_i64(cg, band, pr), p->sh), cg_i64(cg, ph)),
+					       cg_i64(cg, w->pad_lo[1]), "");
+		LLVMValueRef row = add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, cc, p->nph), cg_i64(cg, phase)), p->cs),
+					   mul_c(cg, pr, p->wp));
+		IfBlock ib;
+		cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, ih), ""), true);
+		for (int64_t j = 0; j < p->ncopy; j++) {
+			/* copy j's column d is plane column d + j: input column (d + j)*sw + pw - pl */
+			int64_t t0 = j * p->sw + pw - pl, d0 = t0 >= 0 ? 0 : ceil_div(-t0, p->sw), s0 = t0 + d0 * p->sw;
+			int64_t len = s0 < iw ? ceil_div(iw - s0, p->sw) : 0;
+			if (len > p->wp - d0)
+				len = p->wp - d0 > 0 ? p->wp - d0 : 0;
+			pad_row(z, add_i64(cg, src, mul_c(cg, iy, iw)), add_i64(cg, row, cg_i64(cg, j * p->copy_stride)), s0, d0,
+				len);
 		}
-		if (p->wp % vlen)
-			vk_store(cg, zero_v, x->panel, add_i64(cg, dst, cg_i64(cg, p->wp / vlen * vlen)), vk_all((int)(p->wp % vlen)));
+		cg_else(cg, &ib);
+		for (int64_t j = 0; j < p->ncopy; j++) {
+			LLVMValueRef dst = add_i64(cg, row, cg_i64(cg, j * p->copy_stride));
+			if (p->wp / vlen > 0) {
+				LLVMValueRef v = cg_for(cg, &vl, cg_i64(cg, 0), cg_i64(cg, p->wp / vlen * vlen), vlen, "pz");
+				vk_store(cg, zero_v, x->panel, add_i64(cg, dst, v), vk_all(vlen));
+				cg_for_end(cg, &vl);
+			}
+			if (p->wp % vlen)
+				vk_store(cg, zero_v, x->panel, add_i64(cg, dst, cg_i64(cg, p->wp / vlen * vlen)),
+					 vk_all((int)(p->wp % vlen)));
+		}
+		cg_if_end(cg, &ib);
 	}
-	cg_if_end(cg, &ib);
 	cg_for_end(cg, &rl);
 	cg_for_end(cg, &cl);
 }

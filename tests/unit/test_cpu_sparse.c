@@ -224,6 +224,12 @@ static const Case padded_cases[] = {
 	/* padded widths of whole vectors (16): kw copies of the band, shifted, all loads aligned */
 	{.name = "pad_aligned_asym", .nsp = 2, .n = 2, .c = 9, .m = 12, .group = 1, .in = {10, 15}, S1, .k = {3, 3}, .pads = {0, 1, 2, 0}, .bias = true, .residual = true, .density = 0.3},
 	{.name = "pad_aligned_5x5", .nsp = 2, .n = 1, .c = 20, .m = 16, .group = 1, .in = {12, 12}, S1, .k = {5, 5}, .pads = {2, 2, 2, 2}, .bias = true, .act = ACT_RELU, .density = 0.2},
+	/* strided: phase planes (one per (kh % sh, kw % sw)), each read at stride 1 */
+	{.name = "pad_s2_3x3", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {14, 14}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU, .density = 0.3},
+	{.name = "pad_s2_aligned", .nsp = 2, .n = 2, .c = 10, .m = 12, .group = 1, .in = {29, 30}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .density = 0.25},
+	{.name = "pad_s3_5x5_asym", .nsp = 2, .n = 1, .c = 7, .m = 9, .group = 1, .in = {17, 19}, .k = {5, 5}, .stride = {3, 3}, .dil = {1, 1}, .pads = {2, 1, 0, 2}, .bias = true, .density = 0.25},
+	{.name = "pad_s2_1x1_odd", .nsp = 2, .n = 1, .c = 20, .m = 24, .group = 1, .in = {13, 15}, .k = {1, 1}, .stride = {2, 2}, .dil = {1, 1}, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.1},
+	{.name = "pad_s4x2_7x3", .nsp = 2, .n = 1, .c = 6, .m = 8, .group = 1, .in = {30, 21}, .k = {7, 3}, .stride = {4, 2}, .dil = {1, 1}, .pads = {3, 1, 2, 1}, .bias = true, .density = 0.3},
 	{.name = "pad_hard_swish", .nsp = 2, .n = 1, .c = 8, .m = 20, .group = 1, .in = {9, 9}, K3, .bias = true, .act = ACT_HARD_SWISH, .density = 0.2},
 };
 
