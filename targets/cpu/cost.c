@@ -35,11 +35,11 @@ const char *const cpu_cost_term_name[CT_COUNT] = {
 const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | sparse-blocks | sparse-lanes";
 
 /* The defaults: `nnzc calibrate --out FILE` (1 thread, ~40 s) on the AMD EPYC Zen 5 host (LLVM
- * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 07:05 UTC, on a quiet
- * machine, with the sparse kernels of that commit (spmm.c with the padded stride-1 path,
- * sparse_gemm.c); the fit's RMS relative errors were dense 13.8%, sparse-rows 20.7%,
- * sparse-blocks 43.4%, sparse-lanes 11.2%. Rerun it when a kernel changes and paste its rows
- * here (docs/performance.md). */
+ * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 09:05 UTC, with the sparse
+ * kernels of that commit (spmm.c with aligned panels and strided phase planes, sparse_gemm.c);
+ * the fit's RMS relative errors were dense 13.5%, sparse-rows 22.8%, sparse-blocks 19.6%,
+ * sparse-lanes 10.5% (a second run within 2% on the sparse-rows constants). Rerun it when a
+ * kernel changes and paste its rows here (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
 	.cpu = "znver5",
@@ -47,10 +47,10 @@ static const CpuCostModel defaults = {
 	.threads = 1,
 	.coef = {
 		/* fixed, mac, nnz, out, im2col, row, weights, nonzeros (CostTerm order) */
-		[CK_DENSE] = {1.07625e-06, 8.16753e-12, 0, 1.51795e-10, 9.96213e-11, 0, 7.50636e-11, 0},
-		[CK_SPARSE_ROWS] = {1.62026e-06, 0, 2.63942e-11, 1.48331e-10, 3.54925e-11, 8.88639e-09, 0, 1.11956e-09},
-		[CK_SPARSE_BLOCKS] = {1.68973e-06, 0, 1.47987e-11, 1.61162e-10, 0, 0, 0, 5.80756e-10},
-		[CK_SPARSE_LANES] = {8.2935e-07, 0, 2.78856e-12, 0, 0, 1.55258e-08, 0, 1.6102e-10},
+		[CK_DENSE] = {1.50347e-06, 8.17919e-12, 0, 1.42494e-10, 1.16113e-10, 0, 7.87301e-11, 0},
+		[CK_SPARSE_ROWS] = {1.475e-06, 0, 2.34718e-11, 2.13345e-10, 5.39684e-11, 2.10665e-08, 0, 1.16009e-09},
+		[CK_SPARSE_BLOCKS] = {4.32425e-06, 0, 1.30518e-11, 2.62708e-10, 4.11716e-12, 0, 0, 6.61243e-10},
+		[CK_SPARSE_LANES] = {7.63736e-07, 0, 1.40593e-12, 0, 0, 1.56793e-08, 0, 1.78809e-10},
 	},
 };
 
