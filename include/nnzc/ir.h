@@ -773,6 +773,8 @@ typedef struct CpuOptions {
 				   * sparse kernel allowed; 0: any */
 	const char *cost_model;   /* --cost-model FILE, or "defaults"; NULL: the host's calibration file if any
 				   * (cpu_cost_default_path), else the defaults */
+	bool sparse_panels_only;  /* the sparse rows kernel reads im2col panels even where its padded bands
+				   * would (targets/cpu/spmm.c): tests and comparisons of the two; no flag */
 	bool profile;             /* time every node in the entry point (PREFIX_layer_ns, nnzc bench --per-layer);
 				   * off (the default), the code holds no timing at all */
 	struct CpuReport *report; /* if set, cpu_compile fills it (the caller frees it with cpu_report_free) */

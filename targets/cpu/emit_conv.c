@@ -388,8 +388,9 @@ static int emit_sparse(Cg *cg, const Node *n, const GemmSpec *s, bool pointwise,
 	SpRows a;
 	int r;
 	double dense_s;
-	/* a stride-1 kernel reads a padded copy of the input, not an im2col panel (spmm.c) */
-	bool im2col = !pointwise && !spmm_conv_padded(&s->im2col.win);
+	/* the cost model's im2col term counts every input that is repacked (an im2col panel, or
+	 * spmm.c's padded bands and phase planes), as the calibration does (cost.c) */
+	bool im2col = !pointwise;
 	CpuKernelKind kind = choose(cg, n, s->bdim[1], s->m, s->n, s->k, im2col, &a, &r, &dense_s);
 	int rc = 1;
 	if (kind != CK_DENSE)
@@ -431,7 +432,7 @@ int emit_conv(Cg *cg, const Node *n, NodeCode *code)
 	s.n = osz;
 	s.k = cgp * ksz;
 	if (transposed_pays(cg, g, wt, mg, osz, ksz) &&
-	    !sparse_wanted(cg, n, g, mg, osz, cgp * ksz, !pointwise && !spmm_conv_padded(&w)))
+	    !sparse_wanted(cg, n, g, mg, osz, cgp * ksz, !pointwise))
 		return emit_transposed(cg, n, &w, act, code);
 	s.nbd = 2;
 	s.bdim[0] = nimg;

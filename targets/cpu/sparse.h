@@ -126,10 +126,6 @@ int spmm_block_rows(const SpRows *a, int64_t m);
  * is built, 1 when this kernel cannot run the product (nothing emitted: use gemm_emit), -1 on
  * error (reported). */
 int spmm_emit(Cg *cg, const struct GemmSpec *s, const SpRows *a, CpuKernelKind kind, int block_r, NodeCode *code);
-/* Whether spmm_emit runs a GB_IM2COL convolution of window w over a zero-padded copy of its
- * input instead of im2col panels (stride 1, dilation 1, 1-D/2-D): its packing is then about
- * one copy of the input, not k x n (ProductShape.im2col false). */
-bool spmm_conv_padded(const Window *w);
 
 /* ---------------------------------------------------------------- sparse_gemm.c */
 

@@ -61,7 +61,6 @@
 #define SP_MAX_R 8
 #define SP_MAX_TILE_ROWS 32
 #define SP_MAX_GATHER_COLS 512
-#define SP_PADDED_DEFAULT true
 /* Above this density the im2col panels run faster (aligned loads, no segment stores; measured
  * 0.85-0.95x for the padded path at 2:4 on ResNet-50's 3x3 layers, >= 1x up to 0.3), and the
  * dense kernel beats both anyway. */
@@ -72,15 +71,6 @@
  * 0.1: 0.33 -> 0.23 ms; 3x3 on 14x14: 0.29 -> 0.26 ms) */
 #define SP_PANEL_BLOCK_COST 0.15
 #define SP_MAX_PAD_STRIDE 4 /* strided padded: at most 16 phase planes, each its own packing code */
-
-/* The padded stride-1 path (plan_padded) is on unless NNZC_SPMM_PADDED=0 in the compiler's
- * environment: a switch for comparing it with the im2col panels on the same model (and for the
- * tests of the panels on stride-1 kernels), not an interface. */
-static bool sp_padded_enabled(void)
-{
-	const char *e = getenv("NNZC_SPMM_PADDED");
-	return e == NULL ? SP_PADDED_DEFAULT : e[0] != '0';
-}
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -245,13 +235,14 @@ static int flat_segments(const SpPlan *p, int64_t j0, int nv, SpSeg *seg, int64_
  * as in the 1x1 case. Strided (sh, sw), the padded input is split into phase planes,
  * P(ph, pw)[i][j] = padded[i*sh + ph][j*sw + pw]: tap (kh, kw) reads plane (kh % sh, kw % sw)
  * at [y + kh/sh][x + kw/sw], stride 1 again, and the planes together hold the input once
- * (im2col would copy it kh*kw / (sh*sw) times, 2.25 for 3x3 stride 2). The kernel computes the band on the padded width (the wp - ow columns of
- * the right pad are computed and dropped at the store, flat_segments), so a 7x7 map still fills
- * whole vectors. Tiles are bands of output rows (a divisor of the rows); bands and micro-tiles
- * are chosen by useful lanes (plan_padded). */
-bool spmm_conv_padded(const Window *w)
+ * (im2col would copy it kh*kw / (sh*sw) times, 2.25 for 3x3 stride 2). The kernel computes
+ * the band on the plane's width (the wp - ow columns of the right are computed and dropped at
+ * the store, flat_segments), so a 7x7 map still fills whole vectors. Tiles are bands of output
+ * rows (a divisor of the rows); bands and micro-tiles are chosen by useful lanes and by the
+ * panel blocks the band's height costs (plan_padded). */
+static bool spmm_conv_padded(const Cg *cg, const Window *w)
 {
-	if (!sp_padded_enabled() || w->in[0] != 1 || w->kernel[0] != 1 || w->pad_lo[0] != 0 || w->pad_hi[0] != 0 ||
+	if (cg->opt->sparse_panels_only || w->in[0] != 1 || w->kernel[0] != 1 || w->pad_lo[0] != 0 || w->pad_hi[0] != 0 ||
 	    w->stride[0] != 1)
 		return false;
 	for (int j = 0; j < NNZC_MAX_SPATIAL; j++)
@@ -260,7 +251,10 @@ bool spmm_conv_padded(const Window *w)
 	return w->out[1] > 0 && w->out[2] > 0;
 }
 
-static bool padded_ok(const GemmSpec *s) { return s->b_kind == GB_IM2COL && spmm_conv_padded(&s->im2col.win); }
+static bool padded_ok(const Cg *cg, const GemmSpec *s)
+{
+	return s->b_kind == GB_IM2COL && spmm_conv_padded(cg, &s->im2col.win);
+}
 
 /* Floats per channel and phase of a padded band of r output rows: its rows + khe - 1 plane rows,
  * rounded up to an odd number of cache lines: every plane starts aligned (all loads of a 1x1
@@ -1057,7 +1051,7 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	if (s->n == 0)
 		return 0;
 	SpPlan p;
-	bool padded = padded_ok(s) && (double)a->nnz <= SP_PADDED_MAX_DENSITY * (double)a->rows * (double)a->cols;
+	bool padded = padded_ok(cg, s) && (double)a->nnz <= SP_PADDED_MAX_DENSITY * (double)a->rows * (double)a->cols;
 	if (padded && plan(&p, s, a, r, cg->vlen, true) < 0)
 		padded = false; /* e.g. a band's vectors would cross too many output rows */
 	if (!padded && plan(&p, s, a, r, cg->vlen, false) < 0)

@@ -64,6 +64,8 @@ static bool same(float a, float b)
 
 /* the interpreter against the cpu target (kernels as given) at three vector widths, 1 and 2
  * threads; `kernel`: a substring the conv node's kernel name must contain, or NULL */
+static bool panels_only; /* CpuOptions.sparse_panels_only of check_graph's compilations */
+
 static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 {
 	Diag d = {0};
@@ -79,7 +81,7 @@ static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 	for (int k = 0; k < 3; k++) {
 		CpuReport rep;
 		memset(&rep, 0, sizeof rep);
-		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2, .kernels = kernels, .report = &rep};
+		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2, .kernels = kernels, .sparse_panels_only = panels_only, .report = &rep};
 		CpuModel *m = cpu_load(g, &opt, &d);
 		ck_assert_msg(m != NULL, "%s: cpu %s: %s", g->name, cpus[k] ? cpus[k] : "host", d.msg);
 		if (kernel) {
@@ -305,11 +307,11 @@ START_TEST(test_padded)
 }
 END_TEST
 
-/* the im2col panels on stride-1 kernels too (the padded path switched off; Check runs each
- * test in its own process, so the environment does not leak) */
+/* the im2col panels on the padded path's kernels too (CpuOptions.sparse_panels_only; Check runs
+ * each test in its own process, so the flag does not leak) */
 START_TEST(test_im2col_stride1)
 {
-	setenv("NNZC_SPMM_PADDED", "0", 1);
+	panels_only = true;
 	const Case *c = _i < (int)(sizeof cases / sizeof cases[0]) ? &cases[_i] : &padded_cases[_i - (int)(sizeof cases / sizeof cases[0])];
 	check_graph(conv_graph(c, -1.0), CPU_KERNELS_SPARSE, "spmm");
 }
