@@ -551,10 +551,12 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 				t[p->t_perm + at++] = (int32_t)g;
 	}
 	t[p->nchunks] = (int32_t)at;
-	/* entries, group by group; bounds per (block, group, k-block) */
+	/* entries, group by group in chunk order (a chunk's entries are one stream: a thread reads
+	 * no cache line of another's); bounds per (block, group, k-block) */
 	int64_t e = 0;
 	for (int64_t q = 0; q < p->nblk; q++)
-		for (int64_t g = 0; g < p->ngroups; g++) {
+		for (int64_t gi = 0; gi < p->ngroups; gi++) {
+			int64_t g = t[p->t_perm + gi];
 			int64_t row = q * s->m + g * r;
 			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb + 1);
 			int64_t kb = 0;
