@@ -655,23 +655,20 @@ static void k_block(GemmCtx *x)
 	tile_products(x);
 }
 
-static void emit_body(GemmCtx *x)
+void gemm_decode_iteration(GemmCtx *x, LLVMValueRef it, int64_t ntiles, int64_t nchunks, bool chunk_major,
+			   LLVMValueRef *tile, LLVMValueRef *chunk)
 {
 	Cg *cg = x->cg;
 	const GemmSpec *s = x->s;
-	const GemmPlan *p = x->p;
-	Loop it_l;
-	LLVMValueRef it = cg_for(cg, &it_l, cg->begin, cg->end, 1, "it");
-	int64_t per = p->ntiles * p->nchunks;
+	int64_t per = ntiles * nchunks;
 	LLVMValueRef bi = LLVMBuildSDiv(cg->b, it, cg_i64(cg, per), "");
 	LLVMValueRef rest = LLVMBuildSRem(cg->b, it, cg_i64(cg, per), "");
-	LLVMValueRef tile, chunk;
-	if (p->m_major) {
-		chunk = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->ntiles), "");
-		tile = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->ntiles), "");
+	if (chunk_major) {
+		*chunk = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, ntiles), "");
+		*tile = LLVMBuildSRem(cg->b, rest, cg_i64(cg, ntiles), "");
 	} else {
-		tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->nchunks), "");
-		chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->nchunks), "");
+		*tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, nchunks), "");
+		*chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, nchunks), "");
 	}
 	/* the batch index's digits, each moving every operand by its stride */
 	LLVMValueRef zero = cg_i64(cg, 0);
@@ -692,6 +689,17 @@ static void emit_body(GemmCtx *x)
 			if (s->add[i].bs[d])
 				x->add_off[i] = add_i64(cg, x->add_off[i], mul_c(cg, digit, s->add[i].bs[d]));
 	}
+}
+
+static void emit_body(GemmCtx *x)
+{
+	Cg *cg = x->cg;
+	const GemmSpec *s = x->s;
+	const GemmPlan *p = x->p;
+	Loop it_l;
+	LLVMValueRef it = cg_for(cg, &it_l, cg->begin, cg->end, 1, "it");
+	LLVMValueRef tile, chunk, zero = cg_i64(cg, 0);
+	gemm_decode_iteration(x, it, p->ntiles, p->nchunks, p->m_major, &tile, &chunk);
 	x->tile = tile;
 	x->img = s->a_im2col ? x->a : x->b;
 	x->img_off = s->a_im2col ? x->a_off : x->b_off;

@@ -164,6 +164,12 @@ typedef struct Micro {
 	bool mask_b;        /* B read straight from memory at a partial tile: mask its loads too */
 } Micro;
 
+/* gemm.c: parallel iteration `it` of a product with ntiles column tiles and nchunks row chunks
+ * per batch product (ordered chunk by chunk, or tile by tile): its tile and chunk, and the batch
+ * product's operand offsets in x (a_off, b_off, c_off, add_off). spmm.c tiles the same way. */
+void gemm_decode_iteration(GemmCtx *x, LLVMValueRef it, int64_t ntiles, int64_t nchunks, bool chunk_major,
+			   LLVMValueRef *tile, LLVMValueRef *chunk);
+
 /* microkernel.c: the micro-tile at rows [m0, m0 + mr), columns [n0, n0 + nv*vlen) over the
  * current k-block, accumulators in registers, epilogue applied and stored. */
 void gemm_micro(GemmCtx *x, const Micro *mt, LLVMValueRef m0, LLVMValueRef n0);

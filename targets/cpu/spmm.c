@@ -966,37 +966,11 @@ static void emit_body(SpCtx *z)
 	const SpPlan *p = z->p;
 	Loop it_l;
 	LLVMValueRef it = cg_for(cg, &it_l, cg->begin, cg->end, 1, "it");
-	int64_t per = p->ntiles * p->nchunks;
-	LLVMValueRef bi = LLVMBuildSDiv(cg->b, it, cg_i64(cg, per), "");
-	LLVMValueRef rest = LLVMBuildSRem(cg->b, it, cg_i64(cg, per), "");
-	LLVMValueRef tile, chunk;
-	if (p->chunk_major) {
-		chunk = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->ntiles), "");
-		tile = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->ntiles), "");
-	} else {
-		tile = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, p->nchunks), "");
-		chunk = LLVMBuildSRem(cg->b, rest, cg_i64(cg, p->nchunks), "");
-	}
-	LLVMValueRef zero = cg_i64(cg, 0);
-	x->a_off = x->b_off = x->c_off = zero;
-	z->blk = zero;
-	for (int i = 0; i < s->n_add; i++)
-		x->add_off[i] = zero;
-	LLVMValueRef rem = bi;
+	LLVMValueRef tile, chunk, zero = cg_i64(cg, 0);
+	gemm_decode_iteration(x, it, p->ntiles, p->nchunks, p->chunk_major, &tile, &chunk);
+	/* A's block of this product (spmm_emit checked that A's batch strides are whole blocks) */
 	int64_t mk = s->m * s->k;
-	for (int d = s->nbd - 1; d >= 0; d--) {
-		LLVMValueRef digit = LLVMBuildSRem(cg->b, rem, cg_i64(cg, s->bdim[d]), "");
-		rem = LLVMBuildSDiv(cg->b, rem, cg_i64(cg, s->bdim[d]), "");
-		if (s->a_bs[d] && mk > 0)
-			z->blk = add_i64(cg, z->blk, mul_c(cg, digit, s->a_bs[d] / mk));
-		if (s->b_bs[d])
-			x->b_off = add_i64(cg, x->b_off, mul_c(cg, digit, s->b_bs[d]));
-		if (s->c_bs[d])
-			x->c_off = add_i64(cg, x->c_off, mul_c(cg, digit, s->c_bs[d]));
-		for (int i = 0; i < s->n_add; i++)
-			if (s->add[i].bs[d])
-				x->add_off[i] = add_i64(cg, x->add_off[i], mul_c(cg, digit, s->add[i].bs[d]));
-	}
+	z->blk = mk > 0 ? LLVMBuildSDiv(cg->b, x->a_off, cg_i64(cg, mk), "") : zero;
 	x->tile = x->ptile = tile;
 	x->img = x->b;
 	x->img_off = x->b_off;
