@@ -74,6 +74,13 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+/* floats rounded up to an odd number of vectors (cache lines at 16 lanes): panel rows or planes
+ * that far apart spread over L1's sets instead of piling into a few */
+static int64_t odd_lines(int64_t floats, int vlen)
+{
+	int64_t n = round_up(floats, vlen);
+	return n / vlen % 2 == 0 ? n + vlen : n;
+}
 
 typedef struct SpPlan {
 	int vlen, nv, sets, r;  /* r: rows per group */
@@ -261,10 +268,7 @@ static bool padded_ok(const Cg *cg, const GemmSpec *s)
  * strided product are then aligned) and planes spread over L1's sets. */
 static int64_t band_stride(const SpPlan *p, int64_t r)
 {
-	int64_t cs = round_up((r + p->khe - 1) * p->wp, p->vlen);
-	if (cs / p->vlen % 2 == 0)
-		cs += p->vlen;
-	return cs;
+	return odd_lines((r + p->khe - 1) * p->wp, p->vlen);
 }
 
 static int plan_padded(SpPlan *p, const GemmSpec *s)
@@ -448,8 +452,8 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 		p->packed = s->b_ks % vlen != 0;
 		for (int i = 0; i < s->nbd; i++)
 			p->packed = p->packed || s->b_bs[i] % vlen != 0;
-		if (p->packed) /* an odd number of cache lines apart: rows spread over L1's sets */
-			p->panel_ld = round_up(p->tw, vlen) + (round_up(p->tw, vlen) / vlen % 2 == 0 ? vlen : 0);
+		if (p->packed) /* rows spread over L1's sets */
+			p->panel_ld = odd_lines(p->tw, vlen);
 		break;
 	}
 	case GB_GATHER: {

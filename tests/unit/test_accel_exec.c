@@ -773,13 +773,7 @@ START_TEST(random_programs)
 	ck_assert_int_eq(nnza_add_layer(&b, "l0", "A", 0, n / 2 + 1, &d), 0);
 	if (n / 2 + 1 < n)
 		ck_assert_int_eq(nnza_add_layer(&b, "l1", "B", n / 2 + 1, n - (n / 2 + 1), &d), 0);
-	unsigned char *buf;
-	size_t len;
-	ck_assert_msg(nnza_serialize(&b, true, &buf, &len, &d) == 0, "%s", d.msg);
-	nnza_builder_free(&b);
-	nnzrt_accel_program *p;
-	ck_assert_msg(nnzrt_accel_load(buf, len, &p) == 0, "%s", nnzrt_errmsg());
-	free(buf);
+	nnzrt_accel_program *p = test_accel_load(&b);
 	float x[16], y[16], y2[16];
 	for (int i = 0; i < 16; i++)
 		x[i] = (float)rnd(5);
