@@ -35,7 +35,7 @@ static const OptSpec specs[] = {
 	{"name", OPT_NAME, true, CMD_COMPILE, "prefix of generated entry points (cpu target)"},
 	{"weights-file", OPT_WEIGHTS_FILE, true, CMD_COMPILE, "weights into FILE, not the object (cpu target; docs/abi.md)"},
 	{"cpu", OPT_CPU, true, ALL_COMPILING | CMD_CALIBRATE, "LLVM CPU name or generic (cpu target)"},
-	{"kernels", OPT_KERNELS, true, ALL_COMPILING, "auto | dense | sparse | sparse-rows|sparse-blocks|sparse-lanes: "
+	{"kernels", OPT_KERNELS, true, ALL_COMPILING, "auto | dense | sparse | sparse-rows|sparse-blocks|sparse-lanes|sparse-patterns: "
 							"weight products by the cost model, or forced (cpu target)"},
 	{"cost-model", OPT_COST_MODEL, true, ALL_COMPILING, "FILE | defaults: the cost model's constants (cpu target; "
 							      "default: the host's nnzc calibrate file)"},

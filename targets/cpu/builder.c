@@ -407,3 +407,13 @@ LLVMValueRef cg_round_dtype(Cg *cg, DType t, LLVMValueRef v)
 }
 
 bool cg_boundary_converts(DType t) { return dtype_storage_size(t) != dtype_compute_size(t); }
+
+void cg_prefetch(Cg *cg, LLVMValueRef p, LLVMValueRef off)
+{
+	LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "");
+	LLVMValueRef args[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
+	LLVMTypeRef pt = cg->t_ptr;
+	unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
+	LLVMBuildCall2(cg->b, LLVMIntrinsicGetType(cg->ctx, id, &pt, 1), LLVMGetIntrinsicDeclaration(cg->mod, id, &pt, 1), args,
+		       4, "");
+}

@@ -70,6 +70,9 @@ static const double quick_density[2] = {0.5, 0.1};
 typedef struct CalRow {
 	CpuKernelKind kind;
 	int block;           /* zeros in units of this many consecutive rows (the kind's structure) */
+	/* samples of convolutions only: --kernels auto never runs the kind on Gemm or MatMul
+	 * (emit_gemm.c), whose transposed products are far slower and would skew the fit */
+	bool convs_only;
 	double density[5];
 	int n_density;
 } CalRow;
@@ -79,10 +82,11 @@ typedef struct CalRow {
  * the kernels whose code holds the weights fall off a cliff (5-10x slower than linear, code
  * size) that no linear model follows, and that only decides cases dense wins anyway. */
 static const CalRow table[] = {
-	{CK_DENSE, 1, {1.0, 0.1}, 2},
-	{CK_SPARSE_ROWS, 1, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
-	{CK_SPARSE_BLOCKS, 8, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
-	{CK_SPARSE_LANES, 1, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
+	{CK_DENSE, 1, false, {1.0, 0.1}, 2},
+	{CK_SPARSE_ROWS, 1, true, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
+	{CK_SPARSE_BLOCKS, 8, true, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
+	{CK_SPARSE_LANES, 1, false, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
+	{CK_SPARSE_PATTERNS, 1, true, {0.5, 0.3, 0.2, 0.1, 0.05}, 5},
 };
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -244,7 +248,8 @@ static int measure(const CpuCalibrateOptions *o, const int *which, int n_which, 
 		ProductShape p;
 		/* a sample of this kind only if the emitter chose it (dense: noted or not) */
 		bool chosen = l && (l->choice ? strcmp(l->choice, cpu_kernel_kind_name[kind]) == 0 : kind == CK_DENSE);
-		if (!chosen || !cpu_node_product(g->nodes[k], &p))
+		Op op = g->nodes[k]->op;
+		if (!chosen || (row->convs_only && op != OP_Conv && op != OP_FusedConv) || !cpu_node_product(g->nodes[k], &p))
 			continue;
 		double *v = ns + (size_t)k * MAX_ITERS;
 		qsort(v, (size_t)iters, sizeof *v, cmp_double);

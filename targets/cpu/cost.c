@@ -25,32 +25,35 @@ const char *const cpu_kernel_kind_name[CK_COUNT] = {
 	[CK_SPARSE_ROWS] = "sparse-rows",
 	[CK_SPARSE_BLOCKS] = "sparse-blocks",
 	[CK_SPARSE_LANES] = "sparse-lanes",
+	[CK_SPARSE_PATTERNS] = "sparse-patterns",
 };
 
 const char *const cpu_cost_term_name[CT_COUNT] = {
 	[CT_FIXED] = "fixed", [CT_MAC] = "mac", [CT_NNZ] = "nnz", [CT_OUT] = "out", [CT_IM2COL] = "im2col",
-	[CT_ROW] = "row", [CT_WEIGHTS] = "weights", [CT_NONZEROS] = "nonzeros",
+	[CT_ROW] = "row", [CT_WEIGHTS] = "weights", [CT_NONZEROS] = "nonzeros", [CT_ENTRIES] = "entries",
 };
 
-const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | sparse-blocks | sparse-lanes";
+const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | sparse-blocks | sparse-lanes | sparse-patterns";
 
-/* The defaults: `nnzc calibrate --out FILE` (1 thread, ~40 s) on the AMD EPYC Zen 5 host (LLVM
- * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 09:05 UTC, with the sparse
- * kernels of that commit (spmm.c with aligned panels and strided phase planes, sparse_gemm.c);
- * the fit's RMS relative errors were dense 13.5%, sparse-rows 22.8%, sparse-blocks 19.6%,
- * sparse-lanes 10.5% (a second run within 2% on the sparse-rows constants). Rerun it when a
- * kernel changes and paste its rows here (docs/performance.md). */
+/* The defaults: `nnzc calibrate --out FILE` (1 thread, ~60 s) on the AMD EPYC Zen 5 host (LLVM
+ * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 11:55 UTC, with the sparse
+ * kernels of that commit (spmm.c with the pattern groups, folded tails and table prefetch;
+ * sparse_gemm.c); the fit's RMS relative errors were dense 14.1%, sparse-rows 22.8%,
+ * sparse-blocks 22.8%, sparse-lanes 10.9%, sparse-patterns 24.6% (an earlier run of the same
+ * code within 5% on the sparse-patterns constants). Rerun it when a kernel changes and paste its
+ * rows here (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
 	.cpu = "znver5",
 	.vlen = 16,
 	.threads = 1,
 	.coef = {
-		/* fixed, mac, nnz, out, im2col, row, weights, nonzeros (CostTerm order) */
-		[CK_DENSE] = {1.50347e-06, 8.17919e-12, 0, 1.42494e-10, 1.16113e-10, 0, 7.87301e-11, 0},
-		[CK_SPARSE_ROWS] = {1.475e-06, 0, 2.34718e-11, 2.13345e-10, 5.39684e-11, 2.10665e-08, 0, 1.16009e-09},
-		[CK_SPARSE_BLOCKS] = {4.32425e-06, 0, 1.30518e-11, 2.62708e-10, 4.11716e-12, 0, 0, 6.61243e-10},
-		[CK_SPARSE_LANES] = {7.63736e-07, 0, 1.40593e-12, 0, 0, 1.56793e-08, 0, 1.78809e-10},
+		/* fixed, mac, nnz, out, im2col, row, weights, nonzeros, entries (CostTerm order) */
+		[CK_DENSE] = {1.06467e-06, 8.4519e-12, 0, 1.59282e-10, 1.28805e-10, 0, 8.4106e-11, 0, 0},
+		[CK_SPARSE_ROWS] = {3.88726e-06, 0, 2.6121e-11, 1.83242e-10, 2.25217e-11, 0, 0, 3.05915e-10, 0},
+		[CK_SPARSE_BLOCKS] = {3.72784e-06, 0, 1.38859e-11, 1.70195e-10, 0, 0, 0, 9.97234e-11, 0},
+		[CK_SPARSE_LANES] = {6.96174e-07, 0, 1.37125e-12, 0, 0, 1.54151e-08, 0, 1.65916e-10, 0},
+		[CK_SPARSE_PATTERNS] = {6.87331e-06, 0, 0, 1.21608e-10, 1.04309e-11, 4.12033e-09, 0, 3.30027e-10, 3.45936e-11},
 	},
 };
 
@@ -58,6 +61,8 @@ bool cpu_cost_term_used(CpuKernelKind kind, CostTerm t)
 {
 	if (kind == CK_DENSE)
 		return t == CT_FIXED || t == CT_MAC || t == CT_OUT || t == CT_IM2COL || t == CT_WEIGHTS;
+	if (t == CT_ENTRIES)
+		return kind == CK_SPARSE_PATTERNS;
 	return t != CT_MAC && t != CT_WEIGHTS;
 }
 
@@ -72,6 +77,7 @@ void cpu_cost_terms(const ProductShape *p, double t[CT_COUNT])
 	t[CT_ROW] = batch * m;
 	t[CT_WEIGHTS] = batch * m * k;
 	t[CT_NONZEROS] = batch * (double)p->nnz;
+	t[CT_ENTRIES] = batch * (double)p->entries * n;
 }
 
 uint64_t cpu_cost_features_hash(const char *features)
@@ -437,6 +443,8 @@ double cpu_cost_seconds(const Cg *cg, CpuKernelKind kind, const ProductShape *p)
 	/* the lanes kernel runs a few columns only, and its constants were fitted there */
 	if (kind == CK_SPARSE_LANES && p->n > SPARSE_LANES_MAX_COLUMNS)
 		return -1.0;
+	if (kind == CK_SPARSE_PATTERNS && sparse_pattern_rows(p->m) == 0)
+		return -1.0;
 	const CpuCostModel *m = cpu_cost_model(cg);
 	const double *coef = m->have[kind] ? m->coef[kind] : defaults.coef[kind];
 	/* the arithmetic terms scale with the vector width the constants were measured at */
@@ -445,7 +453,7 @@ double cpu_cost_seconds(const Cg *cg, CpuKernelKind kind, const ProductShape *p)
 	double t[CT_COUNT], s = 0.0;
 	cpu_cost_terms(p, t);
 	for (int i = 0; i < CT_COUNT; i++)
-		s += coef[i] * t[i] * (i == CT_MAC || i == CT_NNZ ? width : 1.0);
+		s += coef[i] * t[i] * (i == CT_MAC || i == CT_NNZ || i == CT_ENTRIES ? width : 1.0);
 	return s;
 }
 
@@ -461,7 +469,10 @@ CpuKernelKind cpu_choose_kernel(Cg *cg, const Node *n, const ProductShape *p, un
 	double dense = cpu_cost_seconds(cg, CK_DENSE, p);
 	CpuKernelKind best = CK_DENSE;
 	double best_s = dense;
-	if (cg->opt->kernels != CPU_KERNELS_DENSE) {
+	/* auto: a weight without zeros keeps the dense kernels (the pattern groups come within 5% of
+	 * them there, closer than the model can tell apart) */
+	bool has_zeros = (double)p->nnz < (double)p->m * (double)p->k;
+	if (cg->opt->kernels == CPU_KERNELS_SPARSE || (cg->opt->kernels == CPU_KERNELS_AUTO && has_zeros)) {
 		bool forced = cg->opt->kernels == CPU_KERNELS_SPARSE, found = false;
 		for (int k = CK_DENSE + 1; k < CK_COUNT; k++) {
 			if (!(can_run & (1u << k)))
@@ -521,6 +532,7 @@ bool cpu_node_product(const Node *n, ProductShape *p)
 		p->n = pixels;
 		p->batch = y->shape.dim[0] * group;
 		p->nnz = (count_nonzero(w->data, wn) + group - 1) / group;
+		p->entries = sparse_pattern_entries(w->data, w->shape.dim[0], p->k, p->k, 1, sparse_pattern_rows(p->m)) / group;
 		/* only an unpadded 1x1 (..x1) kernel of stride 1 reads its input rows as they are */
 		bool direct = taps == 1;
 		for (int i = 0; i < ca->strides.n; i++)
@@ -541,6 +553,8 @@ bool cpu_node_product(const Node *n, ProductShape *p)
 		p->n = x->shape.dim[ga->trans_a ? 1 : 0];
 		p->batch = 1;
 		p->nnz = count_nonzero(w->data, wn);
+		p->entries = sparse_pattern_entries(w->data, p->m, p->k, ga->trans_b ? p->k : 1, ga->trans_b ? 1 : p->m,
+						    sparse_pattern_rows(p->m));
 		return true;
 	}
 	case OP_MatMul: {
@@ -554,6 +568,7 @@ bool cpu_node_product(const Node *n, ProductShape *p)
 		p->n = rows;
 		p->batch = 1;
 		p->nnz = count_nonzero(w->data, wn);
+		p->entries = sparse_pattern_entries(w->data, p->m, p->k, 1, p->m, sparse_pattern_rows(p->m));
 		return true;
 	}
 	default:

@@ -156,6 +156,9 @@ typedef struct Loop {
 } Loop;
 LLVMValueRef cg_for(Cg *cg, Loop *l, LLVMValueRef lo, LLVMValueRef hi, int64_t step, const char *name);
 void cg_for_end(Cg *cg, Loop *l);
+/* llvm.prefetch of p + off elements of 4 bytes (a float or int32 array), for reading, into all
+ * cache levels */
+void cg_prefetch(Cg *cg, LLVMValueRef p, LLVMValueRef off);
 
 /* if (cond) { ... } [else { ... }] */
 typedef struct IfBlock { LLVMBasicBlockRef then_bb, else_bb, merge; } IfBlock;

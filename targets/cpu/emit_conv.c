@@ -368,7 +368,15 @@ static CpuKernelKind choose(Cg *cg, const Node *n, int64_t g, int64_t mg, int64_
 	unsigned can = 1u << CK_SPARSE_ROWS;
 	if (*block_r > 1)
 		can |= 1u << CK_SPARSE_BLOCKS;
-	return cpu_choose_kernel(cg, n, &ps, can);
+	int pr = sparse_pattern_rows(mg);
+	if (pr > 0) {
+		can |= 1u << CK_SPARSE_PATTERNS;
+		ps.entries = sparse_pattern_entries(wt->data, mg * g, k, k, 1, pr) / g;
+	}
+	CpuKernelKind kind = cpu_choose_kernel(cg, n, &ps, can);
+	if (kind == CK_SPARSE_PATTERNS)
+		*block_r = pr;
+	return kind;
 }
 
 /* Would the weight run on a sparse kernel? (The transposed dense product is skipped then.) */

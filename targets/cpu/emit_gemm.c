@@ -123,13 +123,17 @@ static int try_sparse(Cg *cg, const Node *n, const GemmSpec *s, NodeCode *code)
 	t.b_ns = s->a_rs;
 	t.b_kind = t.b_ns == 1 ? GB_DIRECT : GB_GATHER;
 	t.c_trans = true;
-	int br = spmm_block_rows(&rows, t.m);
+	int br = spmm_block_rows(&rows, t.m), pr = sparse_pattern_rows(t.m);
 	ProductShape p = {.m = t.m, .n = t.n, .k = s->k, .batch = 1, .nnz = rows.nnz, .block_r = br};
 	unsigned can = 0;
 	if (cg->opt->kernels == CPU_KERNELS_SPARSE) {
 		can |= 1u << CK_SPARSE_ROWS;
 		if (br > 1)
 			can |= 1u << CK_SPARSE_BLOCKS;
+		if (pr > 0) {
+			can |= 1u << CK_SPARSE_PATTERNS;
+			p.entries = sparse_pattern_entries(w->data, s->n, s->k, s->b_ns, s->b_ks, pr);
+		}
 	}
 	if (spgemm_lanes_can_run(s))
 		can |= 1u << CK_SPARSE_LANES;
@@ -137,8 +141,8 @@ static int try_sparse(Cg *cg, const Node *n, const GemmSpec *s, NodeCode *code)
 	int rc = 1;
 	if (kind == CK_SPARSE_LANES)
 		rc = spgemm_lanes_emit(cg, s, &rows, code);
-	else if (kind == CK_SPARSE_ROWS || kind == CK_SPARSE_BLOCKS)
-		rc = spmm_emit(cg, &t, &rows, kind, kind == CK_SPARSE_BLOCKS ? br : 1, code);
+	else if (kind != CK_DENSE)
+		rc = spmm_emit(cg, &t, &rows, kind, kind == CK_SPARSE_BLOCKS ? br : kind == CK_SPARSE_PATTERNS ? pr : 1, code);
 	sprows_free(&rows);
 	if (rc == 1 && kind != CK_DENSE) {
 		double dense = cpu_cost_seconds(cg, CK_DENSE, &p);

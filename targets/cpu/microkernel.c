@@ -360,17 +360,6 @@ static void micro_store(GemmCtx *x, const Micro *mt, LLVMValueRef acc[MAX_MR][MA
 	cg_if_end(cg, &ib);
 }
 
-/* llvm.prefetch(p + off floats) for reading into all cache levels */
-static void prefetch(Cg *cg, LLVMValueRef p, LLVMValueRef off)
-{
-	LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "");
-	LLVMValueRef args[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
-	LLVMTypeRef pt = cg->t_ptr;
-	unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
-	LLVMBuildCall2(cg->b, LLVMIntrinsicGetType(cg->ctx, id, &pt, 1), LLVMGetIntrinsicDeclaration(cg->mod, id, &pt, 1), args,
-		       4, "");
-}
-
 /* One micro-tile: rows [m0, m0+mr) x columns [n0, n0 + nv*vlen) over k in [k0, k0+klen).
  * The accumulators are allocas the optimiser turns into registers: the k loop body is nv
  * vector loads of B, then per row one broadcast of A and nv multiply-adds. */
@@ -441,10 +430,10 @@ void gemm_micro(GemmCtx *x, const Micro *mt, LLVMValueRef m0, LLVMValueRef n0)
 	 * rarely fit the caches): fetch well ahead of the sequential stream, which the hardware
 	 * prefetchers alone leave mostly latency-bound. */
 	if (x->a_packed)
-		prefetch(cg, x->a, add_i64(cg, arow, cg_i64(cg, PREFETCH_AHEAD * aks)));
+		cg_prefetch(cg, x->a, add_i64(cg, arow, cg_i64(cg, PREFETCH_AHEAD * aks)));
 	if (s->b_kind == GB_PACKED) /* nv vectors: as many cache lines per iteration on AVX-512 */
 		for (int v = 0; v < mt->nv; v += vlen >= 16 ? 1 : 2)
-			prefetch(cg, x->b, add_i64(cg, brow, cg_i64(cg, PREFETCH_AHEAD * bks + v * vlen)));
+			cg_prefetch(cg, x->b, add_i64(cg, brow, cg_i64(cg, PREFETCH_AHEAD * bks + v * vlen)));
 	LLVMValueRef a_base = s->a_im2col ? x->panel : x->a;
 	for (int r = 0; r < mt->mr; r++) {
 		LLVMValueRef a = cg_load(cg, cg->t_f32, a_base, add_i64(cg, arow, cg_i64(cg, r * ars)));

@@ -25,6 +25,13 @@ typedef struct SpRows {
 int sprows_build(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs, SpRows *out);
 void sprows_free(SpRows *s);
 
+/* Rows per group of CK_SPARSE_PATTERNS for products of m rows: 4 when m is a multiple of 4, else
+ * 2 when even, else 0 (the kind cannot run). */
+int sparse_pattern_rows(int64_t m);
+/* (group, column) pairs of w (rows x cols as for sprows_build) holding a non-zero, the groups r
+ * consecutive rows: the entries CK_SPARSE_PATTERNS streams, one B load each per vector. */
+int64_t sparse_pattern_entries(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int r);
+
 /* ---------------------------------------------------------------- cost.c */
 
 typedef enum CpuKernelKind {
@@ -32,6 +39,7 @@ typedef enum CpuKernelKind {
 	CK_SPARSE_ROWS,   /* one output row at a time over its non-zeros, vectorised along the columns */
 	CK_SPARSE_BLOCKS, /* R rows at a time over shared non-zero columns (bsr-like register blocks) */
 	CK_SPARSE_LANES,  /* rows across the vector lanes, inputs gathered (gs-like; few columns) */
+	CK_SPARSE_PATTERNS, /* groups of 4 rows of any sparsity, columns sorted by which rows they feed */
 	CK_COUNT
 } CpuKernelKind;
 extern const char *const cpu_kernel_kind_name[CK_COUNT]; /* "dense", "sparse-rows", ... */
@@ -43,6 +51,8 @@ typedef struct ProductShape {
 	int64_t m, n, k, batch;
 	int64_t nnz;         /* non-zeros of one product's A (for grouped convs: of one group's rows) */
 	int64_t block_r;     /* CK_SPARSE_BLOCKS: rows per block (1 otherwise) */
+	int64_t entries;     /* CK_SPARSE_PATTERNS: its (row group, column) pairs of one product's A
+			      * (sparse_pattern_entries); 0 when it cannot run */
 	bool im2col;
 } ProductShape;
 
@@ -57,7 +67,7 @@ void cpu_note_choice(Cg *cg, const Node *n, CpuKernelKind kind, double predicted
  * holds bit (1u << kind) for every sparse kind the emitter has for this product (the dense
  * kernel is always possible). --kernels dense: CK_DENSE; sparse: the cheapest sparse kind that
  * can run (CpuOptions.sparse_kind restricts it to one), dense if none; auto: the cheapest of
- * all. Notes the choice (cpu_note_choice) and returns it. */
+ * all, dense for a weight without zeros. Notes the choice (cpu_note_choice) and returns it. */
 CpuKernelKind cpu_choose_kernel(Cg *cg, const Node *n, const ProductShape *p, unsigned can_run);
 
 /* The product a weight-product node computes in the sense of ProductShape (Conv and FusedConv
@@ -80,6 +90,8 @@ typedef enum CostTerm {
 	CT_WEIGHTS, /* batch * m * k: weight elements a dense kernel streams (a layer at batch 1 whose
 		     * weights come from memory: Gemm with one row, the last convolutions) */
 	CT_NONZEROS, /* batch * nnz: non-zeros (values, indices or code) a sparse kernel streams */
+	CT_ENTRIES,  /* batch * entries * n: CK_SPARSE_PATTERNS's B loads (a column's vectors serve
+		      * every row of its group) */
 	CT_COUNT
 } CostTerm;
 extern const char *const cpu_cost_term_name[CT_COUNT];
@@ -119,7 +131,8 @@ struct GemmSpec;
  * column set, else 1. */
 int spmm_block_rows(const SpRows *a, int64_t m);
 /* The product of gemm.h's spec `s` with A's non-zeros `a` instead of s->a, by kind
- * CK_SPARSE_ROWS or CK_SPARSE_BLOCKS (block_r rows at a time, from spmm_block_rows). `a` holds
+ * CK_SPARSE_ROWS, CK_SPARSE_BLOCKS (block_r rows at a time, from spmm_block_rows) or
+ * CK_SPARSE_PATTERNS (block_r = sparse_pattern_rows(s->m)). `a` holds
  * every batch block of A stacked (rows = blocks x s->m): the block of a product is
  * sum(digit_d * a_bs[d]) / (m * k), so each a_bs[d] must be a multiple of m * k. B: GB_DIRECT,
  * GB_GATHER or GB_IM2COL; C normal or c_trans; the epilogue as gemm.c's. Returns 0 when the task

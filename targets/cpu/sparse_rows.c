@@ -45,3 +45,23 @@ void sprows_free(SpRows *s)
 	free(s->val);
 	*s = (SpRows){0};
 }
+
+int sparse_pattern_rows(int64_t m)
+{
+	return m > 0 && m % 4 == 0 ? 4 : m > 0 && m % 2 == 0 ? 2 : 0;
+}
+
+int64_t sparse_pattern_entries(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int r)
+{
+	int64_t n = 0;
+	if (r < 1)
+		return 0;
+	for (int64_t g = 0; g + r <= rows; g += r)
+		for (int64_t c = 0; c < cols; c++) {
+			bool any = false;
+			for (int j = 0; j < r && !any; j++)
+				any = w[(g + j) * rs + c * cs] != 0.0f;
+			n += any;
+		}
+	return n;
+}

@@ -1,6 +1,6 @@
-/* Sparse constant weights times dense activations (CK_SPARSE_ROWS, CK_SPARSE_BLOCKS): the
- * product C = epilogue(A x B) of gemm.h's GemmSpec with A known at compile time and only its
- * non-zeros multiplied.
+/* Sparse constant weights times dense activations (CK_SPARSE_ROWS, CK_SPARSE_BLOCKS,
+ * CK_SPARSE_PATTERNS): the product C = epilogue(A x B) of gemm.h's GemmSpec with A known at
+ * compile time and only its non-zeros multiplied.
  *
  * Layout: nothing changes. A convolution stays NCHW: rows of the product are output channels,
  * columns output pixels, and the vectors run along the pixels, so no activation is converted
@@ -26,6 +26,16 @@
  * r = 1 the non-zeros alternate between `sets` independent accumulator sets (summed at the
  * end) so that enough multiply-add chains are in flight to hide their latency.
  *
+ * Patterns (CK_SPARSE_PATTERNS): a group is r = 4 (or 2) consecutive rows of any sparsity. Its
+ * entries in a k-block are sorted by pattern — the set of its rows with a non-zero in that
+ * column — and each of the 15 patterns is a loop of its own whose body knows which accumulators
+ * it adds to: per entry one offset, popcount(pattern) values broadcast, nv vector loads and
+ * popcount x nv multiply-adds. A B vector thus serves every row of the group that needs it, as
+ * in a dense register block, and no zero is multiplied: at density 0.5 (2:4) an entry feeds
+ * about two rows, the loads per multiply-add halve against r = 1, and the kernel runs at
+ * 85-95 GMAC/s of useful work on one Zen 5 thread where r = 1 runs at 55 and the dense kernel
+ * at 58 (1x1 256 -> 1024 on 14x14, 3x3 128 channels on 28x28; by hand).
+ *
  * Everything about the weights is compile-time data in one int32 table (a CgData item, so
  * nodes of one shape share their code): the chunks, the groups in chunk order (chunks balanced
  * by non-zero count: a group's outputs are independent, so any group may go to any chunk), per
@@ -34,13 +44,15 @@
  * between k-blocks, as in gemm.c.
  *
  * Cost structure (for cost.c): per non-zero and micro-tile, 1 + r scalar loads and nv vector
- * loads, r*nv multiply-adds; per group and micro-tile, the accumulators' initialisation,
+ * loads, r*nv multiply-adds (patterns: per entry 1 + popcount scalar loads and nv vector loads,
+ * per non-zero nv multiply-adds; per group, k-block and micro-tile 15 loops); per group and micro-tile, the accumulators' initialisation,
  * epilogue and store (plus a reload per extra k-block); per tile and chunk, the panel packing
  * (k x tile columns copied, with zeros for the padding), as the dense kernel does. */
 #include "gemm.h"
 #include "sparse.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,14 +69,26 @@
  * 14x14 at density 0.1: 24 -> 64 took 37 -> 44 GMAC/s). */
 #define SP_MIN_NNZ_PER_BLOCK 64.0
 #define SP_MAX_NV 4
+#define SP_MICRO_NV (SP_MAX_NV + 1) /* with a folded tail vector (SpPlan.fold) */
 #define SP_MAX_SETS 4
 #define SP_MAX_R 8
+#define SP_PAT_MAX_R 4 /* 15 patterns, each its own loop */
 #define SP_MAX_TILE_ROWS 32
 #define SP_MAX_GATHER_COLS 512
 /* Above this density the im2col panels run faster (aligned loads, no segment stores; measured
  * 0.85-0.95x for the padded path at 2:4 on ResNet-50's 3x3 layers, >= 1x up to 0.3), and the
  * dense kernel beats both anyway. */
 #define SP_PADDED_MAX_DENSITY 0.4
+/* Patterns on small maps take the padded path further, up to this density: at density 0.5 (2:4
+ * and random), 3x3 256 channels on 14x14 0.90 -> 0.67 ms, 512 on 7x7 0.89 -> 0.81 ms, but 128 on
+ * 28x28 0.64 -> 0.70 ms and 64 on 56x56 0.68 -> 0.69 (1 thread, by hand) */
+#define SP_PAT_PADDED_MAX_DENSITY 0.6
+#define SP_PAT_PADDED_MAX_PIXELS 256
+/* Table words ahead of the entry in use that the loops prefetch: the table of a layer is read
+ * from memory or L3 in a network (the tables of all layers exceed L3), and the hardware
+ * prefetchers fall behind its many short loops (patterns at 2:4, 512 -> 512 1x1 on 14x14, 40
+ * layers: 0.40 -> 0.35 ms, 0.27 with the table in L2; by hand) */
+#define SP_PREFETCH_WORDS 512
 #define SP_MAX_FLAT_MT 8 /* micro-tiles per padded band (each is its own code) */
 /* Score lost per extra panel block of a padded band (its k-blocks' partial sums): bands short
  * enough for the whole reduction to fit one panel win (1x1 stride 2, 56x56 -> 28x28, density
@@ -84,10 +108,18 @@ static int64_t odd_lines(int64_t floats, int vlen)
 
 typedef struct SpPlan {
 	int vlen, nv, sets, r;  /* r: rows per group */
+	/* patterns (CK_SPARSE_PATTERNS): a group's r rows have any columns; its entries are sorted
+	 * by pattern, the set of its rows with a non-zero in that column (npat = 2^r - 1 of them) */
+	bool pat;
+	int npat;
 	int regs;               /* vector registers */
 	int64_t nr;             /* columns of a micro-tile: nv * vlen */
 	int64_t tw, ntiles;     /* columns per tile, tiles per product */
 	int64_t tail;           /* columns of a tile's partial micro-tile (0: none) */
+	/* direct B: a tail of at most one vector is the last vector of the micro-tile before it
+	 * (nv + 1 vectors), the last tile tw + tail columns wide: otherwise it costs a whole pass
+	 * over the entries for a few columns (196 = 3 x 64 + 4) */
+	bool fold;
 	int64_t rows;           /* im2col: output rows per tile */
 	int64_t panel_ld;
 	int64_t kc, nkb;         /* k-blocks of the entries (partial sums in C between them) */
@@ -363,6 +395,8 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	int64_t kc = (int64_t)(SP_L1_BYTES / row_bytes);
 	if (kc < 1)
 		kc = 1;
+	if (p->pat) /* per column of a group: an entry */
+		density = 1.0 - pow(1.0 - density, p->r);
 	if (density > 0 && (double)kc * density < SP_MIN_NNZ_PER_BLOCK)
 		kc = (int64_t)(SP_MIN_NNZ_PER_BLOCK / density);
 	if (kc > k)
@@ -411,11 +445,13 @@ static int sets_for(int r, int nv, int regs)
 	return sets;
 }
 
-static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, bool padded)
+static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, int vlen, bool padded)
 {
 	memset(p, 0, sizeof *p);
 	p->vlen = vlen;
 	p->r = r;
+	p->pat = pat;
+	p->npat = pat ? (1 << r) - 1 : 1;
 	p->batch = 1;
 	for (int i = 0; i < s->nbd; i++)
 		p->batch *= s->bdim[i];
@@ -428,7 +464,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 	while (p->nv > 1 && r * p->nv + p->nv + r > regs - 2)
 		p->nv--;
 	p->regs = regs;
-	p->sets = sets_for(r, p->nv, regs);
+	p->sets = pat ? 1 : sets_for(r, p->nv, regs);
 	p->nr = (int64_t)p->nv * vlen;
 	int64_t ns = ceil_div(s->n, p->nr);
 	switch (s->b_kind) {
@@ -442,18 +478,22 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 			return -1;
 		break;
 	case GB_DIRECT: {
+		p->tail = s->n % p->nr;
+		p->fold = p->tail > 0 && p->tail <= vlen && s->n > p->nr &&
+			  p->sets * r * (p->nv + 1) + p->nv + 1 + r <= regs - 2;
+		if (p->fold)
+			ns = s->n / p->nr;
 		int64_t per = SP_DIRECT_BYTES / ((s->k > 0 ? s->k : 1) * 4 * p->nr);
 		if (per < 1)
 			per = 1;
 		p->ntiles = ceil_div(ns, per);
 		p->tw = ceil_div(ns, p->ntiles) * p->nr;
-		p->ntiles = ceil_div(s->n, p->tw);
-		p->tail = s->n % p->nr;
+		p->ntiles = ceil_div(ns * p->nr, p->tw);
 		p->packed = s->b_ks % vlen != 0;
 		for (int i = 0; i < s->nbd; i++)
 			p->packed = p->packed || s->b_bs[i] % vlen != 0;
 		if (p->packed) /* rows spread over L1's sets */
-			p->panel_ld = odd_lines(p->tw, vlen);
+			p->panel_ld = odd_lines(p->tw + (p->fold ? vlen : 0), vlen);
 		break;
 	}
 	case GB_GATHER: {
@@ -489,7 +529,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, int vlen, 
 	p->iterations = p->batch * p->ntiles * p->nchunks;
 	p->t_perm = p->nchunks + 1;
 	p->t_bounds = p->t_perm + p->ngroups;
-	p->t_ents = p->t_bounds + p->nblk * p->ngroups * (p->nkb + 1);
+	p->t_ents = p->t_bounds + p->nblk * p->ngroups * (p->nkb * p->npat + 1);
 	return 0;
 }
 
@@ -503,6 +543,59 @@ static int64_t padded_offset(const SpPlan *p, int64_t col)
 	return p->ncopy > 1 ? at + tw / p->sw * p->copy_stride : at + tw / p->sw;
 }
 
+/* Patterns: the entries of every group in chunk order, per k-block pattern by pattern (pattern
+ * P: the columns where exactly the rows of bit set P have non-zeros, ascending), each entry the
+ * B offset then the values of P's rows in row order; the bounds are word offsets from t_ents,
+ * nkb * npat + 1 per (block, group). -1 when out of memory. */
+static int pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
+{
+	int r = p->r;
+	int64_t cols = a->cols > 0 ? a->cols : 1;
+	unsigned char *mask = calloc((size_t)cols, 1);
+	float *vals = calloc((size_t)cols * (size_t)r, sizeof *vals);
+	if (mask == NULL || vals == NULL) {
+		free(mask);
+		free(vals);
+		return -1;
+	}
+	int64_t w = 0;
+	for (int64_t q = 0; q < p->nblk; q++)
+		for (int64_t gi = 0; gi < p->ngroups; gi++) {
+			int64_t g = t[p->t_perm + gi];
+			int64_t row = q * s->m + g * r;
+			for (int j = 0; j < r; j++)
+				for (int64_t i = a->row_ptr[row + j]; i < a->row_ptr[row + j + 1]; i++) {
+					mask[a->col[i]] |= (unsigned char)(1u << j);
+					vals[(int64_t)a->col[i] * r + j] = a->val[i];
+				}
+			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb * p->npat + 1);
+			for (int64_t kb = 0; kb < p->nkb; kb++) {
+				int64_t c1 = (kb + 1) * p->kc < s->k ? (kb + 1) * p->kc : s->k;
+				for (int pt = 1; pt <= p->npat; pt++) {
+					bd[kb * p->npat + pt - 1] = (int32_t)w;
+					for (int64_t col = kb * p->kc; col < c1; col++) {
+						if (mask[col] != pt)
+							continue;
+						int32_t *e = t + p->t_ents + w;
+						e[0] = (int32_t)(p->padded ? padded_offset(p, col) : col * k_stride);
+						int n = 1;
+						for (int j = 0; j < r; j++)
+							if ((pt >> j) & 1)
+								memcpy(&e[n++], &vals[col * r + j], sizeof(float));
+						w += n;
+					}
+				}
+			}
+			bd[p->nkb * p->npat] = (int32_t)w;
+			for (int j = 0; j < r; j++)
+				for (int64_t i = a->row_ptr[row + j]; i < a->row_ptr[row + j + 1]; i++)
+					mask[a->col[i]] = 0;
+		}
+	free(mask);
+	free(vals);
+	return 0;
+}
+
 /* The int32 table (see the file comment), or NULL when out of memory or too large. */
 static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a, size_t *bytes)
 {
@@ -511,7 +604,8 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 	if (s->k > 0 &&
 	    (p->padded ? (s->k / p->ksz + 1) * p->cs * p->nph + p->ncopy * p->copy_stride : (s->k - 1) * k_stride) > INT32_MAX)
 		return NULL;
-	int64_t ents = a->nnz / r, words = p->t_ents + ents * (1 + r);
+	/* patterns: at most one offset per non-zero, plus the values */
+	int64_t ents = p->pat ? a->nnz : a->nnz / r, words = p->t_ents + (p->pat ? 2 * ents : ents * (1 + r));
 	if (words > INT32_MAX)
 		return NULL;
 	int32_t *t = calloc((size_t)words + 1, sizeof *t);
@@ -531,7 +625,10 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 		work[g] = 4;
 		for (int64_t q = 0; q < p->nblk; q++) {
 			int64_t row = q * s->m + g * r;
-			work[g] += (a->row_ptr[row + 1] - a->row_ptr[row]) * r;
+			if (p->pat) /* a multiply-add per non-zero, about one load per entry */
+				work[g] += 2 * (a->row_ptr[row + r] - a->row_ptr[row]);
+			else
+				work[g] += (a->row_ptr[row + 1] - a->row_ptr[row]) * r;
 		}
 		owner[g] = -1;
 	}
@@ -557,6 +654,18 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 	t[p->nchunks] = (int32_t)at;
 	/* entries, group by group in chunk order (a chunk's entries are one stream: a thread reads
 	 * no cache line of another's); bounds per (block, group, k-block) */
+	if (p->pat) {
+		int rc = pattern_entries(p, s, a, t, k_stride);
+		free(work);
+		free(load);
+		free(owner);
+		if (rc < 0) {
+			free(t);
+			return NULL;
+		}
+		*bytes = ((size_t)words + 1) * sizeof *t;
+		return t;
+	}
 	int64_t e = 0;
 	for (int64_t q = 0; q < p->nblk; q++)
 		for (int64_t gi = 0; gi < p->ngroups; gi++) {
@@ -670,11 +779,85 @@ static LLVMValueRef epilogue_trans(SpCtx *z, LLVMValueRef val, LLVMValueRef row,
 	return cg_round_dtype(cg, s->c->dtype, vk_act(cg, &s->act, val));
 }
 
+/* One entry at table word `at` (its B offset, then n values): the nv vectors of B it names times
+ * value j into accumulators dst[j]. */
+static void entry(SpCtx *z, LLVMValueRef at, int n, int nv, uint64_t last_bits, bool mask_b, LLVMValueRef bbase,
+		  LLVMValueRef (*dst)[SP_MICRO_NV])
+{
+	Cg *cg = z->x.cg;
+	int vlen = z->p->vlen;
+	LLVMTypeRef vt = cg_vec(cg, cg->t_f32, vlen);
+	LLVMValueRef off = word(z, at);
+	LLVMValueRef wv[SP_MAX_R];
+	for (int j = 0; j < n; j++)
+		wv[j] = cg_splat(cg, cg_load(cg, cg->t_f32, z->tab, add_i64(cg, at, cg_i64(cg, 1 + j))), vlen);
+	for (int v = 0; v < nv; v++) {
+		uint64_t bits = mask_b && v == nv - 1 ? last_bits : vk_all(vlen);
+		LLVMValueRef bv = vk_load(cg, bbase, add_i64(cg, off, cg_i64(cg, (int64_t)v * vlen)), vlen, bits);
+		for (int j = 0; j < n; j++) {
+			LLVMValueRef cur = LLVMBuildLoad2(cg->b, vt, dst[j][v], "");
+			LLVMBuildStore(cg->b, vk_fmuladd(cg, wv[j], bv, cur), dst[j][v]);
+		}
+	}
+}
+
+/* Patterns: the multiply-adds of one micro-tile over the k-block's entries, one loop per
+ * pattern, each adding into its rows' accumulators only (bd: the k-block's first bound). */
+static void pattern_loops(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRef bbase, LLVMValueRef bd,
+			  LLVMValueRef (*acc)[SP_MICRO_NV])
+{
+	Cg *cg = z->x.cg;
+	const SpPlan *p = z->p;
+	LLVMValueRef ents = cg_i64(cg, p->t_ents);
+	for (int pt = 1; pt <= p->npat; pt++) {
+		int rows[SP_MAX_R], n = 0;
+		for (int i = 0; i < p->r; i++)
+			if ((pt >> i) & 1)
+				rows[n++] = i;
+		LLVMValueRef w0 = word(z, add_i64(cg, bd, cg_i64(cg, pt - 1))), w1 = word(z, add_i64(cg, bd, cg_i64(cg, pt)));
+		Loop l;
+		LLVMValueRef at = add_i64(cg, cg_for(cg, &l, w0, w1, 1 + n, "pe"), ents);
+		cg_prefetch(cg, z->tab, add_i64(cg, at, cg_i64(cg, SP_PREFETCH_WORDS)));
+		LLVMValueRef dst[SP_MAX_R][SP_MICRO_NV];
+		for (int j = 0; j < n; j++)
+			memcpy(dst[j], acc[rows[j]], sizeof dst[j]);
+		entry(z, at, n, nv, last_bits, mask_b, bbase, dst);
+		cg_for_end(cg, &l);
+	}
+}
+
+/* Rows and blocks: the multiply-adds of one micro-tile over the k-block's entries, entry e into
+ * accumulator set e % sets (bd: the k-block's bound). */
+static void entry_loops(SpCtx *z, int nv, int sets, uint64_t last_bits, bool mask_b, LLVMValueRef bbase, LLVMValueRef bd,
+			LLVMValueRef (*acc)[SP_MAX_R][SP_MICRO_NV])
+{
+	Cg *cg = z->x.cg;
+	const SpPlan *p = z->p;
+	int r = p->r;
+	LLVMValueRef e0 = word(z, bd), e1 = word(z, add_i64(cg, bd, cg_i64(cg, 1)));
+	LLVMValueRef cnt = LLVMBuildSub(cg->b, e1, e0, "");
+	LLVMValueRef nmain = sets > 1 ? LLVMBuildSub(cg->b, cnt, LLVMBuildSRem(cg->b, cnt, cg_i64(cg, sets), ""), "") : cnt;
+	for (int pass = 0; pass < (sets > 1 ? 2 : 1); pass++) {
+		int step = pass == 0 ? sets : 1;
+		Loop l;
+		LLVMValueRef e = pass == 0 ? cg_for(cg, &l, cg_i64(cg, 0), nmain, step, "e")
+					   : cg_for(cg, &l, nmain, cnt, 1, "et");
+		for (int st = 0; st < step; st++) {
+			LLVMValueRef at = mul_c(cg, add_i64(cg, add_i64(cg, e0, e), cg_i64(cg, st)), 1 + r);
+			at = add_i64(cg, at, cg_i64(cg, p->t_ents));
+			if (st == 0)
+				cg_prefetch(cg, z->tab, add_i64(cg, at, cg_i64(cg, SP_PREFETCH_WORDS)));
+			entry(z, at, r, nv, last_bits, mask_b, bbase, acc[st]);
+		}
+		cg_for_end(cg, &l);
+	}
+}
+
 /* One micro-tile: the group's r rows (from m0) x nv vectors from B column bj0 (of the tile,
- * or of the panel), over the group's entries [e0, e1) of the current k-block, stored as `seg`
- * says. mask_b: B is read from memory, its last vector masked with last_bits. */
+ * or of the panel), over the group's entries of the current k-block (bounds from table word
+ * bd), stored as `seg` says. mask_b: B is read from memory, its last vector masked with last_bits. */
 static void micro(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRef m0, const SpSeg *seg, LLVMValueRef bj0,
-		  LLVMValueRef e0, LLVMValueRef e1)
+		  LLVMValueRef bd)
 {
 	GemmCtx *x = &z->x;
 	Cg *cg = x->cg;
@@ -693,41 +876,20 @@ static void micro(SpCtx *z, int nv, uint64_t last_bits, bool mask_b, LLVMValueRe
 	else /* panel rows are numbered from the k-block's first */
 		bbase = LLVMBuildGEP2(cg->b, cg->t_f32, x->panel,
 				      (LLVMValueRef[]){LLVMBuildSub(cg->b, bj0, mul_c(cg, x->k0, p->panel_ld), "")}, 1, "");
-	LLVMValueRef acc[SP_MAX_SETS][SP_MAX_R][SP_MAX_NV];
+	LLVMValueRef acc[SP_MAX_SETS][SP_MAX_R][SP_MICRO_NV];
 	for (int st = 0; st < sets; st++)
 		for (int i = 0; i < r; i++)
 			for (int v = 0; v < nv; v++)
 				acc[st][i][v] = cg_var(cg, vt, LLVMConstNull(vt), "acc");
-	LLVMValueRef cnt = LLVMBuildSub(cg->b, e1, e0, "");
-	LLVMValueRef nmain = sets > 1 ? LLVMBuildSub(cg->b, cnt, LLVMBuildSRem(cg->b, cnt, cg_i64(cg, sets), ""), "") : cnt;
-	for (int pass = 0; pass < (sets > 1 ? 2 : 1); pass++) {
-		int step = pass == 0 ? sets : 1;
-		Loop l;
-		LLVMValueRef e = pass == 0 ? cg_for(cg, &l, cg_i64(cg, 0), nmain, step, "e")
-					   : cg_for(cg, &l, nmain, cnt, 1, "et");
-		for (int st = 0; st < step; st++) {
-			LLVMValueRef at = mul_c(cg, add_i64(cg, add_i64(cg, e0, e), cg_i64(cg, st)), 1 + r);
-			at = add_i64(cg, at, cg_i64(cg, p->t_ents));
-			LLVMValueRef off = word(z, at);
-			LLVMValueRef wv[SP_MAX_R];
-			for (int i = 0; i < r; i++)
-				wv[i] = cg_splat(cg, cg_load(cg, cg->t_f32, z->tab, add_i64(cg, at, cg_i64(cg, 1 + i))), vlen);
-			for (int v = 0; v < nv; v++) {
-				uint64_t bits = mask_b && v == nv - 1 ? last_bits : vk_all(vlen);
-				LLVMValueRef bv = vk_load(cg, bbase, add_i64(cg, off, cg_i64(cg, (int64_t)v * vlen)), vlen, bits);
-				for (int i = 0; i < r; i++) {
-					LLVMValueRef cur = LLVMBuildLoad2(cg->b, vt, acc[st][i][v], "");
-					LLVMBuildStore(cg->b, vk_fmuladd(cg, wv[i], bv, cur), acc[st][i][v]);
-				}
-			}
-		}
-		cg_for_end(cg, &l);
-	}
+	if (p->pat)
+		pattern_loops(z, nv, last_bits, mask_b, bbase, bd, acc[0]);
+	else
+		entry_loops(z, nv, sets, last_bits, mask_b, bbase, bd, acc);
 	/* sum the sets; add the earlier k-blocks' partial sums; epilogue on the last */
 	IfBlock fb, lb;
 	LLVMValueRef first = p->nkb > 1 ? LLVMBuildICmp(cg->b, LLVMIntEQ, z->kb, cg_i64(cg, 0), "") : NULL;
 	LLVMValueRef last = p->nkb > 1 ? LLVMBuildICmp(cg->b, LLVMIntEQ, z->kb, cg_i64(cg, p->nkb - 1), "") : NULL;
-	LLVMValueRef sum[SP_MAX_R][SP_MAX_NV];
+	LLVMValueRef sum[SP_MAX_R][SP_MICRO_NV];
 	for (int i = 0; i < r; i++)
 		for (int v = 0; v < nv; v++) {
 			sum[i][v] = cg_var(cg, vt, NULL, "sum");
@@ -781,10 +943,10 @@ static void groups_of_column(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi, int
 	Loop gl;
 	LLVMValueRef gi = cg_for(cg, &gl, g_lo, g_hi, 1, "g");
 	LLVMValueRef g = word(z, add_i64(cg, gi, cg_i64(cg, p->t_perm)));
-	LLVMValueRef bd = add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, z->blk, p->ngroups), g), p->nkb + 1), z->kb);
+	LLVMValueRef bd = add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, z->blk, p->ngroups), g), p->nkb * p->npat + 1),
+				  mul_c(cg, z->kb, p->npat));
 	bd = add_i64(cg, bd, cg_i64(cg, p->t_bounds));
-	LLVMValueRef e0 = word(z, bd), e1 = word(z, add_i64(cg, bd, cg_i64(cg, 1)));
-	micro(z, nv, last_bits, mask_b, mul_c(cg, g, p->r), seg, bj0, e0, e1);
+	micro(z, nv, last_bits, mask_b, mul_c(cg, g, p->r), seg, bj0, bd);
 	cg_for_end(cg, &gl);
 }
 
@@ -795,7 +957,7 @@ static void plain_column(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi, int nv,
 {
 	Cg *cg = z->x.cg;
 	int vlen = z->p->vlen;
-	SpSeg seg[SP_MAX_NV];
+	SpSeg seg[SP_MICRO_NV];
 	for (int v = 0; v < nv; v++) {
 		seg[v].n = 1;
 		seg[v].col[0] = add_i64(cg, z->x.n_lo, add_i64(cg, j0, cg_i64(cg, (int64_t)v * vlen)));
@@ -812,14 +974,22 @@ static void columns(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi)
 	const SpPlan *p = z->p;
 	int vlen = p->vlen;
 	LLVMValueRef nfull = LLVMBuildSDiv(cg->b, x->width, cg_i64(cg, p->nr), "");
+	LLVMValueRef done = mul_c(cg, nfull, p->nr);
+	LLVMValueRef has_tail = LLVMBuildICmp(cg->b, LLVMIntSLT, done, x->width, "");
+	LLVMValueRef nloop = p->fold ? LLVMBuildSub(cg->b, nfull, LLVMBuildZExt(cg->b, has_tail, cg->t_i64, ""), "") : nfull;
 	Loop jl;
-	LLVMValueRef js = cg_for(cg, &jl, cg_i64(cg, 0), nfull, 1, "js");
+	LLVMValueRef js = cg_for(cg, &jl, cg_i64(cg, 0), nloop, 1, "js");
 	plain_column(z, g_lo, g_hi, p->nv, vk_all(vlen), false, mul_c(cg, js, p->nr));
 	cg_for_end(cg, &jl);
-	if (p->tail) {
-		LLVMValueRef done = mul_c(cg, nfull, p->nr);
+	if (p->fold) {
 		IfBlock ib;
-		cg_if(cg, &ib, LLVMBuildICmp(cg->b, LLVMIntSLT, done, x->width, ""), false);
+		cg_if(cg, &ib, has_tail, false);
+		plain_column(z, g_lo, g_hi, p->nv + 1, vk_all((int)p->tail), !p->packed,
+			     mul_c(cg, nloop, p->nr));
+		cg_if_end(cg, &ib);
+	} else if (p->tail) {
+		IfBlock ib;
+		cg_if(cg, &ib, has_tail, false);
 		int64_t lanes = p->tail % vlen;
 		plain_column(z, g_lo, g_hi, (int)ceil_div(p->tail, vlen), lanes ? vk_all((int)lanes) : vk_all(vlen),
 			     x->s->b_kind == GB_DIRECT && !p->packed, done);
@@ -980,6 +1150,9 @@ static void emit_body(SpCtx *z)
 	x->img_off = x->b_off;
 	x->n_lo = mul_c(cg, tile, p->tw);
 	x->width = smin(cg, cg_i64(cg, p->tw), LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""));
+	if (p->fold) /* the last tile takes the tail */
+		x->width = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, tile, cg_i64(cg, p->ntiles - 1), ""),
+					   LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""), x->width, "");
 	LLVMValueRef g_lo = word(z, chunk), g_hi = word(z, add_i64(cg, chunk, cg_i64(cg, 1)));
 	/* panel blocks (packed once), each of pkb k-blocks */
 	Loop pl, kl;
@@ -1016,8 +1189,10 @@ static void emit_body(SpCtx *z)
 int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, int block_r, NodeCode *code)
 {
 	code->n_tasks = 0;
-	int r = kind == CK_SPARSE_BLOCKS ? block_r : 1;
-	if ((kind != CK_SPARSE_ROWS && kind != CK_SPARSE_BLOCKS) || r < 1 || r > SP_MAX_R || s->a_im2col ||
+	bool pat = kind == CK_SPARSE_PATTERNS;
+	int r = kind == CK_SPARSE_ROWS ? 1 : block_r;
+	if ((kind != CK_SPARSE_ROWS && kind != CK_SPARSE_BLOCKS && !pat) || r < 1 || r > (pat ? SP_PAT_MAX_R : SP_MAX_R) ||
+	    s->a_im2col ||
 	    (s->b_kind != GB_DIRECT && s->b_kind != GB_GATHER && s->b_kind != GB_IM2COL))
 		return 1;
 	if (s->m <= 0 || s->m % r != 0 || a->rows % s->m != 0 || a->cols != s->k)
@@ -1031,10 +1206,11 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	if (s->n == 0)
 		return 0;
 	SpPlan p;
-	bool padded = padded_ok(cg, s) && (double)a->nnz <= SP_PADDED_MAX_DENSITY * (double)a->rows * (double)a->cols;
-	if (padded && plan(&p, s, a, r, cg->vlen, true) < 0)
+	double max_density = pat && s->n <= SP_PAT_PADDED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY : SP_PADDED_MAX_DENSITY;
+	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
+	if (padded && plan(&p, s, a, r, pat, cg->vlen, true) < 0)
 		padded = false; /* e.g. a band's vectors would cross too many output rows */
-	if (!padded && plan(&p, s, a, r, cg->vlen, false) < 0)
+	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false) < 0)
 		return 1;
 	size_t bytes;
 	int32_t *tab = build_table(&p, s, a, &bytes);
@@ -1054,8 +1230,11 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	gp.kc = p.prows;
 	gp.nr = p.nr;
 	z.x.p = &gp;
-	LLVMValueRef fn = cg_task_begin(cg, p.padded ? (r > 1 ? "spmm_blocks_padded" : "spmm_rows_padded")
-						    : (r > 1 ? "spmm_blocks" : "spmm_rows"));
+	/* the task's name outlives this call (reports): a literal */
+	static const char *const names[3][2] = {{"spmm_rows", "spmm_rows_padded"},
+						{"spmm_blocks", "spmm_blocks_padded"},
+						{"spmm_patterns", "spmm_patterns_padded"}};
+	LLVMValueRef fn = cg_task_begin(cg, names[pat ? 2 : r > 1][p.padded]);
 	z.tab = cg_data_ptr(cg, tab_id);
 	z.x.b = cg_ptr(cg, s->b);
 	z.x.c = cg_ptr(cg, s->c);

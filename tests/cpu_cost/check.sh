@@ -40,7 +40,7 @@ for doc in (last, rep):
             assert k in l, (k, l)
         assert l["measured_ms"] >= 0
         if l["op"] in ("nnzc.FusedConv", "Conv", "Gemm", "nnzc.FusedGemm"):
-            assert l["choice"] in ("dense", "sparse-rows", "sparse-blocks", "sparse-lanes"), l
+            assert l["choice"] in ("dense", "sparse-rows", "sparse-blocks", "sparse-lanes", "sparse-patterns"), l
             assert l["predicted_ms"] > 0 and l["dense_predicted_ms"] > 0, l
 assert [l["name"] for l in last["layers"]] == [l["name"] for l in rep["layers"]]
 assert rep["threads"] == 2 and rep["cost_model"] == last["cost_model"]

@@ -22,9 +22,9 @@ static const char good[] = "nnzc-cost 1\n"
 			   "features 00112233aabbccdd\n"
 			   "vlen 16\n"
 			   "threads 1\n"
-			   "terms fixed mac nnz out im2col row weights nonzeros\n"
-			   "kind dense 2e-06 8e-12 0 3e-10 1e-10 0 1e-12 0\n"
-			   "kind sparse-rows 1e-06 0 4e-11 4e-11 1e-10 2e-09 0 3e-11\n";
+			   "terms fixed mac nnz out im2col row weights nonzeros entries\n"
+			   "kind dense 2e-06 8e-12 0 3e-10 1e-10 0 1e-12 0 0\n"
+			   "kind sparse-rows 1e-06 0 4e-11 4e-11 1e-10 2e-09 0 3e-11 0\n";
 
 static char tmpdir[64];
 
@@ -82,7 +82,7 @@ START_TEST(test_parse_good)
 	}
 	/* CRLF line ends are fine */
 	const char crlf[] = "nnzc-cost 1\r\ncpu x\r\nfeatures 0000000000000000\r\nvlen 4\r\nthreads 2\r\n"
-			    "terms fixed mac nnz out im2col row weights nonzeros\r\nkind dense 0 1e-11 0 0 0 0 0 0\r\n";
+			    "terms fixed mac nnz out im2col row weights nonzeros entries\r\nkind dense 0 1e-11 0 0 0 0 0 0 0\r\n";
 	ck_assert_msg(cpu_cost_parse("crlf", crlf, strlen(crlf), &m, &d) == 0, "%s", d.msg);
 }
 END_TEST
@@ -96,29 +96,29 @@ static const struct {
 	{"another format", "hello world\n"},
 	{"another version", "nnzc-cost 2\ncpu x\n"},
 	{"header with more", "nnzc-cost 1 extra\n"},
-	{"no kind", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\nterms fixed mac nnz out im2col row weights nonzeros\n"},
-	{"no cpu", "nnzc-cost 1\nfeatures 0000000000000000\nvlen 4\nthreads 1\nterms fixed mac nnz out im2col row weights nonzeros\n"
-		   "kind dense 0 0 0 0 0 0 0 0\n"},
+	{"no kind", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\nterms fixed mac nnz out im2col row weights nonzeros entries\n"},
+	{"no cpu", "nnzc-cost 1\nfeatures 0000000000000000\nvlen 4\nthreads 1\nterms fixed mac nnz out im2col row weights nonzeros entries\n"
+		   "kind dense 0 0 0 0 0 0 0 0 0\n"},
 	{"short kind", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		       "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 1e-11\n"},
-	{"kind before terms", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\nkind dense 0 0 0 0 0 0 0 0\n"},
+		       "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 1e-11\n"},
+	{"kind before terms", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\nkind dense 0 0 0 0 0 0 0 0 0\n"},
 	{"other terms", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\nterms fixed mac\n"},
 	{"unknown kind", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-			 "terms fixed mac nnz out im2col row weights nonzeros\nkind magic 0 0 0 0 0 0 0 0\n"},
+			 "terms fixed mac nnz out im2col row weights nonzeros entries\nkind magic 0 0 0 0 0 0 0 0 0\n"},
 	{"kind twice", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		       "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 0 0 0 0 0 0 0\nkind dense 0 0 0 0 0 0 0 0\n"},
+		       "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 0 0 0 0 0 0 0 0\nkind dense 0 0 0 0 0 0 0 0 0\n"},
 	{"negative", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		     "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 -1e-11 0 0 0 0 0 0\n"},
+		     "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 -1e-11 0 0 0 0 0 0 0\n"},
 	{"nan", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		"terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 nan 0 0 0 0 0 0\n"},
+		"terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 nan 0 0 0 0 0 0 0\n"},
 	{"inf", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		"terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 inf 0 0 0 0 0 0\n"},
+		"terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 inf 0 0 0 0 0 0 0\n"},
 	{"huge", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-		 "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 1e300 0 0 0 0 0 0\n"},
+		 "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 1e300 0 0 0 0 0 0 0\n"},
 	{"not a number", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-			 "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 1e-11x 0 0 0 0 0 0\n"},
+			 "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 1e-11x 0 0 0 0 0 0 0\n"},
 	{"trailing field", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 4\nthreads 1\n"
-			   "terms fixed mac nnz out im2col row weights nonzeros\nkind dense 0 0 0 0 0 0 0 0 7\n"},
+			   "terms fixed mac nnz out im2col row weights nonzeros entries\nkind dense 0 0 0 0 0 0 0 0 0 7\n"},
 	{"bad vlen", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 0\n"},
 	{"vlen overflow", "nnzc-cost 1\ncpu x\nfeatures 0000000000000000\nvlen 99999999999999999999\n"},
 	{"bad features", "nnzc-cost 1\ncpu x\nfeatures xyz\n"},
@@ -283,6 +283,14 @@ START_TEST(test_choice_rule)
 	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_LANES, &narrow_cols, all), CK_SPARSE_LANES);
 	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_LANES, &dense, all), CK_DENSE);
 	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_ROWS, &sparse, all), CK_SPARSE_ROWS);
+	/* the pattern groups need an even row count */
+	ProductShape odd_rows = sparse;
+	odd_rows.m = 255;
+	sparse.entries = sparse.nnz; /* at most one per non-zero */
+	odd_rows.entries = odd_rows.nnz;
+	unsigned with_patterns = all | 1u << CK_SPARSE_PATTERNS;
+	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_PATTERNS, &sparse, with_patterns), CK_SPARSE_PATTERNS);
+	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_PATTERNS, &odd_rows, with_patterns), CK_DENSE);
 	/* forced to a kind the emitter does not have: dense */
 	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, CK_SPARSE_LANES, &sparse, 1u << CK_SPARSE_ROWS), CK_DENSE);
 	ck_assert_int_eq(choose_with(CPU_KERNELS_SPARSE, 0, &sparse, 0), CK_DENSE);

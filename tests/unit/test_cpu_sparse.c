@@ -65,6 +65,7 @@ static bool same(float a, float b)
 /* the interpreter against the cpu target (kernels as given) at three vector widths, 1 and 2
  * threads; `kernel`: a substring the conv node's kernel name must contain, or NULL */
 static bool panels_only; /* CpuOptions.sparse_panels_only of check_graph's compilations */
+static int sparse_kind;  /* CpuOptions.sparse_kind of them (0: the cheapest sparse kind) */
 
 static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 {
@@ -81,7 +82,8 @@ static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 	for (int k = 0; k < 3; k++) {
 		CpuReport rep;
 		memset(&rep, 0, sizeof rep);
-		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2, .kernels = kernels, .sparse_panels_only = panels_only, .report = &rep};
+		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2, .kernels = kernels, .sparse_kind = sparse_kind,
+				  .sparse_panels_only = panels_only, .report = &rep};
 		CpuModel *m = cpu_load(g, &opt, &d);
 		ck_assert_msg(m != NULL, "%s: cpu %s: %s", g->name, cpus[k] ? cpus[k] : "host", d.msg);
 		if (kernel) {
@@ -178,6 +180,10 @@ static const Case cases[] = {
 	{.name = "pw_bsr4", .nsp = 2, .n = 1, .c = 64, .m = 32, .group = 1, .in = {10, 10}, K1, .bias = true, .act = ACT_RELU, .pat = P_BSR4, .density = 0.2},
 	{.name = "pw_bsr2_grouped", .nsp = 2, .n = 2, .c = 32, .m = 24, .group = 2, .in = {6, 9}, K1, .bias = true, .pat = P_BSR2, .density = 0.3},
 	{.name = "pw_zero_rows", .nsp = 2, .n = 1, .c = 48, .m = 30, .group = 1, .in = {8, 8}, K1, .bias = true, .residual = true, .pat = P_ZERO_ROWS, .density = 0.3},
+	/* a tail of one vector folded into the micro-tile before it: 8x10 = 64 + 16 columns read in
+	 * place at 16 lanes, 28x28 = 12 x 64 + 16 */
+	{.name = "pw_fold_direct", .nsp = 2, .n = 2, .c = 24, .m = 16, .group = 1, .in = {8, 10}, K1, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
+	{.name = "pw_fold_28", .nsp = 2, .n = 1, .c = 40, .m = 20, .group = 1, .in = {28, 28}, K1, .bias = true, .density = 0.5},
 	{.name = "pw_few_cols", .nsp = 2, .n = 1, .c = 40, .m = 20, .group = 1, .in = {1, 3}, K1, .bias = true, .density = 0.4},
 	/* im2col panels */
 	{.name = "3x3_d05", .nsp = 2, .n = 1, .c = 16, .m = 24, .group = 1, .in = {17, 23}, K3, .bias = true, .density = 0.05},
@@ -293,9 +299,23 @@ static Graph *conv_graph(const Case *c, double density_override)
 	return g;
 }
 
+/* Check runs each test in its own process: the statics set here do not leak. The bsr cases run
+ * the blocks kind, the others the rows kind. */
+static int kind_named(const char *name)
+{
+	CpuKernels k;
+	int kind;
+	Diag d = {0};
+	ck_assert_msg(cpu_kernels_parse(name, &k, &kind, &d) == 0 && k == CPU_KERNELS_SPARSE, "%s", d.msg);
+	return kind;
+}
+
+static int rows_kind(const Case *c) { return kind_named(c->pat == P_BSR4 || c->pat == P_BSR2 ? "sparse-blocks" : "sparse-rows"); }
+
 START_TEST(test_sparse_forced)
 {
 	const Case *c = &cases[_i];
+	sparse_kind = rows_kind(c);
 	check_graph(conv_graph(c, -1.0), CPU_KERNELS_SPARSE, "spmm");
 }
 END_TEST
@@ -303,16 +323,45 @@ END_TEST
 START_TEST(test_padded)
 {
 	const Case *c = &padded_cases[_i];
+	sparse_kind = rows_kind(c);
 	check_graph(conv_graph(c, -1.0), CPU_KERNELS_SPARSE, "padded");
 }
 END_TEST
 
-/* the im2col panels on the padded path's kernels too (CpuOptions.sparse_panels_only; Check runs
- * each test in its own process, so the flag does not leak) */
+/* The pattern groups (CK_SPARSE_PATTERNS) on every case: groups of 4 rows, or 2 when the rows
+ * per group are 2 mod 4; none for an odd count (dense then). */
+static void check_patterns(const Case *c, bool padded)
+{
+	sparse_kind = kind_named("sparse-patterns");
+	int64_t mg = c->m / c->group;
+	const char *kernel = mg % 2 ? NULL : padded ? "spmm_patterns_padded" : "spmm_patterns";
+	check_graph(conv_graph(c, -1.0), CPU_KERNELS_SPARSE, kernel);
+}
+
+START_TEST(test_patterns)
+{
+	check_patterns(&cases[_i], false);
+}
+END_TEST
+
+START_TEST(test_patterns_padded)
+{
+	check_patterns(&padded_cases[_i], true);
+}
+END_TEST
+
+/* the im2col panels on the padded path's kernels too (CpuOptions.sparse_panels_only), for the
+ * rows or blocks kind (even _i) and the patterns (odd) */
 START_TEST(test_im2col_stride1)
 {
 	panels_only = true;
-	const Case *c = _i < (int)(sizeof cases / sizeof cases[0]) ? &cases[_i] : &padded_cases[_i - (int)(sizeof cases / sizeof cases[0])];
+	int i = _i / 2, n_main = (int)(sizeof cases / sizeof cases[0]);
+	const Case *c = i < n_main ? &cases[i] : &padded_cases[i - n_main];
+	if (_i % 2) {
+		check_patterns(c, false);
+		return;
+	}
+	sparse_kind = rows_kind(c);
 	check_graph(conv_graph(c, -1.0), CPU_KERNELS_SPARSE, "spmm");
 }
 END_TEST
@@ -332,13 +381,14 @@ START_TEST(test_padded_dense_weight)
 {
 	static const Case c = {.name = "pad_too_dense", .nsp = 2, .n = 1, .c = 8, .m = 16, .group = 1, .in = {10, 10}, K3, .bias = true,
 			       .density = 0.8};
+	sparse_kind = kind_named("sparse-rows");
 	check_graph(conv_graph(&c, -1.0), CPU_KERNELS_SPARSE, "spmm_rows");
 	Graph *g = conv_graph(&c, -1.0);
 	Diag d = {0};
 	ck_assert_msg(pass_shape_infer(g, NULL, &d) == 0, "%s", d.msg);
 	CpuReport rep;
 	memset(&rep, 0, sizeof rep);
-	CpuOptions opt = {.opt_level = 2, .kernels = CPU_KERNELS_SPARSE, .report = &rep};
+	CpuOptions opt = {.opt_level = 2, .kernels = CPU_KERNELS_SPARSE, .sparse_kind = sparse_kind, .report = &rep};
 	CpuModel *m = cpu_load(g, &opt, &d);
 	ck_assert_msg(m != NULL, "%s", d.msg);
 	for (int l = 0; l < rep.n_layers; l++)
@@ -369,9 +419,11 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_sparse_forced, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_auto_choice);
+	tcase_add_loop_test(tc, test_patterns, 0, (int)(sizeof cases / sizeof cases[0]));
+	tcase_add_loop_test(tc, test_patterns_padded, 0, (int)(sizeof padded_cases / sizeof padded_cases[0]));
 	tcase_add_loop_test(tc, test_padded, 0, (int)(sizeof padded_cases / sizeof padded_cases[0]));
 	tcase_add_loop_test(tc, test_im2col_stride1, 0,
-			    (int)(sizeof cases / sizeof cases[0] + sizeof padded_cases / sizeof padded_cases[0]));
+			    2 * (int)(sizeof cases / sizeof cases[0] + sizeof padded_cases / sizeof padded_cases[0]));
 	tcase_add_test(tc, test_padded_fallback);
 	tcase_add_test(tc, test_padded_dense_weight);
 	suite_add_tcase(s, tc);

@@ -25,8 +25,8 @@
 #define SHAPE(...) shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 
 /* CK_* of targets/cpu/sparse.h (private to the target) */
-enum { KIND_AUTO = -1, KIND_ROWS = 1, KIND_BLOCKS = 2, KIND_LANES = 3 };
-static const char *const kind_name[] = {"dense", "sparse-rows", "sparse-blocks", "sparse-lanes"};
+enum { KIND_AUTO = -1, KIND_ROWS = 1, KIND_BLOCKS = 2, KIND_LANES = 3, KIND_PATTERNS = 4 };
+static const char *const kind_name[] = {"dense", "sparse-rows", "sparse-blocks", "sparse-lanes", "sparse-patterns"};
 
 static bool same(float a, float b, bool exact)
 {
@@ -267,6 +267,8 @@ static void run_product(const ProdCase *c, double density, int kind)
 	/* the lanes kernel serves at most 4 rows of X; with more the forced kind cannot run */
 	int64_t rows = c->m * (c->batch > 1 ? c->batch : 1);
 	int expect = kind == KIND_LANES && rows > 4 ? 0 : kind;
+	if (kind == KIND_PATTERNS && c->n % 2) /* the pattern groups need an even count of output features */
+		expect = 0;
 	check_graph(g, in, kind, expect, kind == KIND_AUTO ? NULL : "prod", exact);
 	for (int i = 0; i < n_in; i++)
 		tensor_free(&in[i]);
@@ -283,14 +285,16 @@ START_TEST(test_lanes)
 }
 END_TEST
 
-/* spmm.c's kernels on the transposed product: rows for any weight, blocks where groups of rows
- * share their columns (here: the dense and the empty weight, with an even number of rows) */
+/* spmm.c's kernels on the transposed product: rows and pattern groups for any weight, blocks
+ * where groups of rows share their columns (here: the dense and the empty weight, with an even
+ * number of rows) */
 START_TEST(test_rows)
 {
 	const ProdCase *c = &prod_cases[_i];
 	for (int j = 0; j < 4; j++) {
 		test_seed(92, (uint64_t)(_i * 8 + j));
 		run_product(c, densities[j], KIND_ROWS);
+		run_product(c, densities[j], KIND_PATTERNS);
 		if ((densities[j] == 0.0 || densities[j] == 1.0) && c->n % 2 == 0)
 			run_product(c, densities[j], KIND_BLOCKS);
 	}
