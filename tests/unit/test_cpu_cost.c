@@ -266,6 +266,24 @@ static CpuKernelKind choose_with(CpuKernels kernels, int sparse_kind, const Prod
 	return k;
 }
 
+/* the pattern groups' row count and entries: (group, column) pairs holding a non-zero */
+START_TEST(test_pattern_entries)
+{
+	ck_assert_int_eq(sparse_pattern_rows(8), 4);
+	ck_assert_int_eq(sparse_pattern_rows(6), 2);
+	ck_assert_int_eq(sparse_pattern_rows(7), 0);
+	ck_assert_int_eq(sparse_pattern_rows(0), 0);
+	/* 4 x 3, rows 0-1 and 2-3 the groups of 2: group 0 has columns 0 and 2, group 1 column 2 */
+	static const float w[4][3] = {{1, 0, 0}, {0, 0, 2}, {0, 0, 0}, {0, 0, 3}};
+	ck_assert_int_eq(sparse_pattern_entries(&w[0][0], 4, 3, 3, 1, 2), 3);
+	ck_assert_int_eq(sparse_pattern_entries(&w[0][0], 4, 3, 3, 1, 4), 2);
+	ck_assert_int_eq(sparse_pattern_entries(&w[0][0], 4, 3, 3, 1, 1), 3); /* every non-zero */
+	/* the same weight stored transposed (column-major strides) */
+	static const float wt[3][4] = {{1, 0, 0, 0}, {0, 0, 0, 0}, {0, 2, 0, 3}};
+	ck_assert_int_eq(sparse_pattern_entries(&wt[0][0], 4, 3, 1, 4, 2), 3);
+}
+END_TEST
+
 START_TEST(test_choice_rule)
 {
 	unsigned all = 1u << CK_SPARSE_ROWS | 1u << CK_SPARSE_BLOCKS | 1u << CK_SPARSE_LANES;
@@ -568,6 +586,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_kernels_option);
 	tcase_add_test(tc, test_fit);
+	tcase_add_test(tc, test_pattern_entries);
 	tcase_add_test(tc, test_choice_rule);
 	tcase_add_test(tc, test_model_resolution);
 	tcase_add_test(tc, test_choice_end_to_end);
