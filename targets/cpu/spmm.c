@@ -45,9 +45,10 @@
  *
  * Cost structure (for cost.c): per non-zero and micro-tile, 1 + r scalar loads and nv vector
  * loads, r*nv multiply-adds (patterns: per entry 1 + popcount scalar loads and nv vector loads,
- * per non-zero nv multiply-adds; per group, k-block and micro-tile 15 loops); per group and micro-tile, the accumulators' initialisation,
- * epilogue and store (plus a reload per extra k-block); per tile and chunk, the panel packing
- * (k x tile columns copied, with zeros for the padding), as the dense kernel does. */
+ * per non-zero nv multiply-adds; per group, k-block and micro-tile 15 loops); per group and
+ * micro-tile, the accumulators' initialisation, epilogue and store (plus a reload per extra
+ * k-block); per tile and chunk, the panel packing (k x tile columns copied, with zeros for the
+ * padding), as the dense kernel does. */
 #include "gemm.h"
 #include "sparse.h"
 
