@@ -40,7 +40,7 @@ const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | spar
  * kernels of that commit (spmm.c with the pattern groups, folded tails and table prefetch;
  * sparse_gemm.c); the fit's RMS relative errors were dense 14.1%, sparse-rows 22.8%,
  * sparse-blocks 22.8%, sparse-lanes 10.9%, sparse-patterns 24.6% (an earlier run of the same
- * code within 5% on the sparse-patterns constants). Rerun it when a kernel changes and paste its
+ * code: entries within 3%, nonzeros within 11%). Rerun it when a kernel changes and paste its
  * rows here (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
@@ -469,8 +469,8 @@ CpuKernelKind cpu_choose_kernel(Cg *cg, const Node *n, const ProductShape *p, un
 	double dense = cpu_cost_seconds(cg, CK_DENSE, p);
 	CpuKernelKind best = CK_DENSE;
 	double best_s = dense;
-	/* auto: a weight without zeros keeps the dense kernels (the pattern groups come within 5% of
-	 * them there, closer than the model can tell apart) */
+	/* auto: a weight without zeros keeps the dense kernels (the pattern groups ran 4-6% slower
+	 * there on two single layers, by hand: closer than the model can tell apart) */
 	bool has_zeros = (double)p->nnz < (double)p->m * (double)p->k;
 	if (cg->opt->kernels == CPU_KERNELS_SPARSE || (cg->opt->kernels == CPU_KERNELS_AUTO && has_zeros)) {
 		bool forced = cg->opt->kernels == CPU_KERNELS_SPARSE, found = false;

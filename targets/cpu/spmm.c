@@ -544,6 +544,43 @@ static int64_t padded_offset(const SpPlan *p, int64_t col)
 	return p->ncopy > 1 ? at + tw / p->sw * p->copy_stride : at + tw / p->sw;
 }
 
+/* The B (or panel) offset an entry of weight column col holds. */
+static int32_t entry_offset(const SpPlan *p, int64_t col, int64_t k_stride)
+{
+	return (int32_t)(p->padded ? padded_offset(p, col) : col * k_stride);
+}
+
+/* Rows and blocks: the entries of every group in chunk order (offset, then the values of the
+ * group's r rows, which share their columns); bounds in entries, nkb + 1 per (block, group). */
+static void row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
+{
+	int r = p->r;
+	int64_t e = 0;
+	for (int64_t q = 0; q < p->nblk; q++)
+		for (int64_t gi = 0; gi < p->ngroups; gi++) {
+			int64_t g = t[p->t_perm + gi];
+			int64_t row = q * s->m + g * r;
+			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb + 1);
+			int64_t kb = 0;
+			bd[0] = (int32_t)e;
+			for (int64_t i = a->row_ptr[row]; i < a->row_ptr[row + 1]; i++) {
+				int64_t col = a->col[i];
+				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
+					bd[++kb] = (int32_t)e;
+				int32_t *w = t + p->t_ents + e * (1 + r);
+				w[0] = entry_offset(p, col, k_stride);
+				for (int j = 0; j < r; j++) {
+					/* row + j has the same columns: its i-th entry is this column's */
+					float v = a->val[a->row_ptr[row + j] + (i - a->row_ptr[row])];
+					memcpy(&w[1 + j], &v, sizeof v);
+				}
+				e++;
+			}
+			while (kb < p->nkb)
+				bd[++kb] = (int32_t)e;
+		}
+}
+
 /* Patterns: the entries of every group in chunk order, per k-block pattern by pattern (pattern
  * P: the columns where exactly the rows of bit set P have non-zeros, ascending), each entry the
  * B offset then the values of P's rows in row order; the bounds are word offsets from t_ents,
@@ -578,7 +615,7 @@ static int pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, 
 						if (mask[col] != pt)
 							continue;
 						int32_t *e = t + p->t_ents + w;
-						e[0] = (int32_t)(p->padded ? padded_offset(p, col) : col * k_stride);
+						e[0] = entry_offset(p, col, k_stride);
 						int n = 1;
 						for (int j = 0; j < r; j++)
 							if ((pt >> j) & 1)
@@ -655,48 +692,18 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 	t[p->nchunks] = (int32_t)at;
 	/* entries, group by group in chunk order (a chunk's entries are one stream: a thread reads
 	 * no cache line of another's); bounds per (block, group, k-block) */
-	if (p->pat) {
-		int rc = pattern_entries(p, s, a, t, k_stride);
-		free(work);
-		free(load);
-		free(owner);
-		if (rc < 0) {
-			free(t);
-			return NULL;
-		}
-		*bytes = ((size_t)words + 1) * sizeof *t;
-		return t;
-	}
-	int64_t e = 0;
-	for (int64_t q = 0; q < p->nblk; q++)
-		for (int64_t gi = 0; gi < p->ngroups; gi++) {
-			int64_t g = t[p->t_perm + gi];
-			int64_t row = q * s->m + g * r;
-			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb + 1);
-			int64_t kb = 0;
-			bd[0] = (int32_t)e;
-			for (int64_t i = a->row_ptr[row]; i < a->row_ptr[row + 1]; i++) {
-				int64_t col = a->col[i];
-				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
-					bd[++kb] = (int32_t)e;
-				int32_t *w = t + p->t_ents + e * (1 + r);
-				if (p->padded)
-					w[0] = (int32_t)padded_offset(p, col);
-				else
-					w[0] = (int32_t)(col * k_stride);
-				for (int j = 0; j < r; j++) {
-					/* row + j has the same columns: its i-th entry is this column's */
-					float v = a->val[a->row_ptr[row + j] + (i - a->row_ptr[row])];
-					memcpy(&w[1 + j], &v, sizeof v);
-				}
-				e++;
-			}
-			while (kb < p->nkb)
-				bd[++kb] = (int32_t)e;
-		}
+	int rc = 0;
+	if (p->pat)
+		rc = pattern_entries(p, s, a, t, k_stride);
+	else
+		row_entries(p, s, a, t, k_stride);
 	free(work);
 	free(load);
 	free(owner);
+	if (rc < 0) {
+		free(t);
+		return NULL;
+	}
 	*bytes = ((size_t)words + 1) * sizeof *t;
 	return t;
 }
@@ -1150,10 +1157,9 @@ static void emit_body(SpCtx *z)
 	x->img = x->b;
 	x->img_off = x->b_off;
 	x->n_lo = mul_c(cg, tile, p->tw);
-	x->width = smin(cg, cg_i64(cg, p->tw), LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""));
-	if (p->fold) /* the last tile takes the tail */
-		x->width = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, tile, cg_i64(cg, p->ntiles - 1), ""),
-					   LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""), x->width, "");
+	/* every tile tw wide but the last, which takes the rest (with a folded tail, more than tw) */
+	x->width = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, tile, cg_i64(cg, p->ntiles - 1), ""),
+				   LLVMBuildSub(cg->b, cg_i64(cg, s->n), x->n_lo, ""), cg_i64(cg, p->tw), "");
 	LLVMValueRef g_lo = word(z, chunk), g_hi = word(z, add_i64(cg, chunk, cg_i64(cg, 1)));
 	/* panel blocks (packed once), each of pkb k-blocks */
 	Loop pl, kl;
