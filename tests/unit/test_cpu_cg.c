@@ -172,6 +172,11 @@ static const ConvCase conv_cases[] = {
 	{.name = "depthwise", .nsp = 2, .n = 1, .c = 24, .m = 24, .group = 24, .in = {30, 45}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
 	{.name = "depthwise_long_rows", .nsp = 2, .n = 1, .c = 3, .m = 3, .group = 3, .in = {3, 400}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
 	{.name = "depthwise_s2_mult2_dil", .nsp = 2, .n = 2, .c = 6, .m = 12, .group = 6, .in = {19, 37}, .k = {3, 3}, .stride = {2, 2}, .dil = {2, 2}, .pads = {2, 1, 2, 2}, .bias = true},
+	/* rows computed in blocks (3 at stride 1, 2 strided): block remainders, row splits of a
+	 * plane over iterations, the looped interior, taller kernels */
+	{.name = "depthwise_row_blocks_wide", .nsp = 2, .n = 1, .c = 3, .m = 3, .group = 3, .in = {31, 300}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .runtime_w = false, .act = ACT_RELU},
+	{.name = "depthwise_row_blocks_s2", .nsp = 2, .n = 1, .c = 4, .m = 4, .group = 4, .in = {29, 333}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
+	{.name = "depthwise_row_blocks_5x5", .nsp = 2, .n = 1, .c = 6, .m = 6, .group = 6, .in = {13, 50}, .k = {5, 5}, .stride = {1, 1}, .dil = {1, 1}, .pads = {2, 2, 2, 2}, .bias = true},
 	{.name = "depthwise_stride3_wide", .nsp = 2, .n = 1, .c = 2, .m = 2, .group = 2, .in = {5, 200}, .k = {3, 5}, .stride = {1, 3}, .dil = {1, 1}, .pads = {1, 2, 1, 2}},
 	{.name = "runtime_weights", .nsp = 2, .n = 1, .c = 10, .m = 14, .group = 1, .in = {9, 13}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = false, .runtime_w = true},
 	{.name = "runtime_weights_pointwise", .nsp = 2, .n = 1, .c = 10, .m = 14, .group = 1, .in = {9, 13}, .k = {1, 1}, .stride = {1, 1}, .dil = {1, 1}, .pads = {0}, .bias = true, .residual = true, .runtime_w = true},
