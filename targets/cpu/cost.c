@@ -35,13 +35,14 @@ const char *const cpu_cost_term_name[CT_COUNT] = {
 
 const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | sparse-blocks | sparse-lanes | sparse-patterns";
 
-/* The defaults: `nnzc calibrate --out FILE` (1 thread, ~60 s) on the AMD EPYC Zen 5 host (LLVM
- * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 11:55 UTC, with the sparse
+/* The defaults: `nnzc calibrate --out FILE` (1 thread, ~80 s) on the AMD EPYC Zen 5 host (LLVM
+ * cpu znver5, 16 float lanes) the project is measured on, 2026-11-23 16:45 UTC, with the sparse
  * kernels of that commit (spmm.c with the pattern groups, folded tails and table prefetch;
- * sparse_gemm.c); the fit's RMS relative errors were dense 14.1%, sparse-rows 22.8%,
- * sparse-blocks 22.8%, sparse-lanes 10.9%, sparse-patterns 24.6% (an earlier run of the same
- * code: entries within 3%, nonzeros within 11%). Rerun it when a kernel changes and paste its
- * rows here (docs/performance.md). */
+ * sparse_gemm.c) and the calibration whose products read a Relu's fresh output (calibrate.c);
+ * the fit's RMS relative errors were dense 8.8%, sparse-rows 20.3%, sparse-blocks 20.2%,
+ * sparse-lanes 18.0%, sparse-patterns 21.5% (an earlier run of the same code without the
+ * strided 1x1 shape: dense 8.7%, sparse-patterns 20.1%). Rerun it when a kernel changes and
+ * paste its rows here (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
 	.cpu = "znver5",
@@ -49,11 +50,11 @@ static const CpuCostModel defaults = {
 	.threads = 1,
 	.coef = {
 		/* fixed, mac, nnz, out, im2col, row, weights, nonzeros, entries (CostTerm order) */
-		[CK_DENSE] = {1.06467e-06, 8.4519e-12, 0, 1.59282e-10, 1.28805e-10, 0, 8.4106e-11, 0, 0},
-		[CK_SPARSE_ROWS] = {3.88726e-06, 0, 2.6121e-11, 1.83242e-10, 2.25217e-11, 0, 0, 3.05915e-10, 0},
-		[CK_SPARSE_BLOCKS] = {3.72784e-06, 0, 1.38859e-11, 1.70195e-10, 0, 0, 0, 9.97234e-11, 0},
-		[CK_SPARSE_LANES] = {6.96174e-07, 0, 1.37125e-12, 0, 0, 1.54151e-08, 0, 1.65916e-10, 0},
-		[CK_SPARSE_PATTERNS] = {6.87331e-06, 0, 0, 1.21608e-10, 1.04309e-11, 4.12033e-09, 0, 3.30027e-10, 3.45936e-11},
+		[CK_DENSE] = {4.56452e-07, 8.00479e-12, 0, 1.10241e-10, 7.01848e-11, 0, 7.69543e-11, 0, 0},
+		[CK_SPARSE_ROWS] = {2.37511e-06, 0, 1.929e-11, 1.30772e-10, 4.39009e-11, 0, 0, 7.13104e-10, 0},
+		[CK_SPARSE_BLOCKS] = {2.7756e-06, 0, 1.04946e-11, 9.72749e-11, 3.58154e-12, 0, 0, 2.8779e-10, 0},
+		[CK_SPARSE_LANES] = {4.04414e-07, 0, 0, 0, 0, 9.70145e-09, 0, 1.84763e-10, 0},
+		[CK_SPARSE_PATTERNS] = {4.32662e-06, 0, 0, 9.85414e-11, 4.35611e-11, 1.65973e-08, 0, 5.905e-10, 2.76107e-11},
 	},
 };
 
