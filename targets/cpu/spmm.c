@@ -82,7 +82,9 @@
 #define SP_PADDED_MAX_DENSITY 0.4
 /* Patterns on small maps take the padded path further, up to this density: at density 0.5 (2:4
  * and random), 3x3 256 channels on 14x14 0.90 -> 0.67 ms, 512 on 7x7 0.89 -> 0.81 ms, but 128 on
- * 28x28 0.64 -> 0.70 ms and 64 on 56x56 0.68 -> 0.69 (1 thread, by hand) */
+ * 28x28 0.64 -> 0.70 ms and 64 on 56x56 0.68 -> 0.69 (1 thread, by hand). Not for a kernel
+ * smaller than its stride, whose band packs phase planes it never reads: ResNet-50 2:4's 1x1
+ * stride-2 512 -> 1024 on 28x28, 0.68 -> 0.54 ms with im2col panels (2 threads, in the network). */
 #define SP_PAT_PADDED_MAX_DENSITY 0.6
 #define SP_PAT_PADDED_MAX_PIXELS 256
 /* Table words ahead of the entry in use that the loops prefetch: the table of a layer is read
@@ -1213,7 +1215,11 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	if (s->n == 0)
 		return 0;
 	SpPlan p;
-	double max_density = pat && s->n <= SP_PAT_PADDED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY : SP_PADDED_MAX_DENSITY;
+	/* a kernel smaller than its stride (1x1 stride 2) reads one of the phase planes the band packs */
+	const Window *win = &s->im2col.win;
+	bool all_phases = win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
+	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
+										   : SP_PADDED_MAX_DENSITY;
 	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
 	if (padded && plan(&p, s, a, r, pat, cg->vlen, true) < 0)
 		padded = false; /* e.g. a band's vectors would cross too many output rows */
