@@ -60,6 +60,60 @@ static uint64_t out_bits(int vlen, int64_t pos, int64_t ow)
 
 static int dw_group_size(int rows) { return DW_ACC / rows < DW_GROUP ? DW_ACC / rows : DW_GROUP; }
 
+/* Stride 2 along the row with 2 or 3 taps, dilation 1: the 2 x vlen input columns a position
+ * spans are loaded once and split into their even and odd elements (two shuffles), which are
+ * taps 0 and 1; tap 2 is the even ones shifted by one. The general path loads a double-width
+ * vector and shuffles per tap: 6 loads and 3 shuffles for 3 taps against 3 loads and 3 shuffles.
+ * Loads touch only columns inside the row, so the taps' lanes outside it are zeros. One thread,
+ * by hand: 96 channels 112x112 stride 2 0.103-0.107 -> 0.069 ms; MobileNetV2 80%'s four strided
+ * layers 0.21 -> 0.11 ms. */
+static bool dw_split_pays(const Window *w, int vlen)
+{
+	return w->stride[2] == 2 && w->dilation[2] == 1 && w->kernel[2] >= 2 && w->kernel[2] <= 3 && 2 * vlen <= 64;
+}
+
+/* The input vector of tap kw of position j of a group, NULL where no lane is live: src is the
+ * group's first output column in the input row. cpos >= 0: compile-time position of the group
+ * (the row's edges masked), else inside the row's interior. */
+static LLVMValueRef dw_tap(Dw *z, LLVMValueRef src, int64_t cpos, int j, int64_t kw)
+{
+	const Window *w = z->w;
+	int vlen = z->vlen;
+	int64_t sw = w->stride[2], off = kw * w->dilation[2] - w->pad_lo[2];
+	uint64_t bits = cpos >= 0 ? vk_row_bits(vlen, cpos + j, off, sw, w->in[2], w->out[2]) : vk_all(vlen);
+	return bits ? vk_load_strided(z->cg, src, (int64_t)j * vlen * sw + off, sw, vlen, bits) : NULL;
+}
+
+/* All taps of position j at once where dw_split_pays (same arguments): tapv[0 .. kernel[2]). */
+static void dw_split_taps(Dw *z, LLVMValueRef src, int64_t cpos, int j, LLVMValueRef tapv[3])
+{
+	Cg *cg = z->cg;
+	const Window *w = z->w;
+	int vlen = z->vlen;
+	/* window elements e = 0 .. 2 vlen: input column c0 + e */
+	int64_t base = (int64_t)j * vlen * 2 - w->pad_lo[2], c0 = cpos >= 0 ? (cpos + j) * vlen * 2 - w->pad_lo[2] : 0;
+	uint64_t bits[3] = {0, 0, 0};
+	for (int e = 0; e <= 2 * vlen; e++)
+		if (cpos < 0 || (c0 + e >= 0 && c0 + e < w->in[2]))
+			bits[e / vlen] |= UINT64_C(1) << (e % vlen);
+	LLVMValueRef lo = vk_load(cg, src, i64c(cg, base), vlen, bits[0]);
+	LLVMValueRef hi = vk_load(cg, src, i64c(cg, base + vlen), vlen, bits[1]);
+	LLVMValueRef even_idx[32], odd_idx[32], next_idx[32];
+	for (int i = 0; i < vlen; i++) {
+		even_idx[i] = cg_i32(cg, 2 * i);
+		odd_idx[i] = cg_i32(cg, 2 * i + 1);
+		next_idx[i] = cg_i32(cg, i + 1); /* lanes 1.. of the evens, then lane 0 of the next element */
+	}
+	LLVMValueRef even = LLVMBuildShuffleVector(cg->b, lo, hi, LLVMConstVector(even_idx, (unsigned)vlen), "");
+	tapv[0] = even;
+	if (w->kernel[2] > 1)
+		tapv[1] = LLVMBuildShuffleVector(cg->b, lo, hi, LLVMConstVector(odd_idx, (unsigned)vlen), "");
+	if (w->kernel[2] > 2) {
+		LLVMValueRef last = vk_load(cg, src, i64c(cg, base + 2 * vlen), vlen, bits[2] & 1);
+		tapv[2] = LLVMBuildShuffleVector(cg->b, even, last, LLVMConstVector(next_idx, (unsigned)vlen), "");
+	}
+}
+
 /* `count` consecutive positions of `rows` consecutive output rows (the first at z->yrow, its
  * input origin z->id0/z->ih0), starting at compile-time position cpos (masks known) or, when
  * cpos < 0, at runtime position rpos inside the row's interior. Loops over the input rows the
@@ -76,6 +130,7 @@ static void dw_group(Dw *z, int64_t cpos, LLVMValueRef rpos, int count, int rows
 	for (int i = 0; i < rows * count; i++)
 		acc[i] = cg_var(cg, vt, b0, "acc");
 	int64_t sw = w->stride[2], sh = w->stride[1], dh = w->dilation[1];
+	bool split_pays = dw_split_pays(w, vlen);
 	int64_t span = (rows - 1) * sh + (w->kernel[1] - 1) * dh + 1; /* input rows of the group */
 	for (int64_t kd = 0; kd < w->kernel[0]; kd++)
 		for (int64_t t = 0; t < span; t++) {
@@ -93,14 +148,14 @@ static void dw_group(Dw *z, int64_t cpos, LLVMValueRef rpos, int count, int rows
 			cg_if(cg, &ib, ok, false);
 			LLVMValueRef rowoff = mulc(cg, add(cg, mulc(cg, id, w->in[1]), ih), w->in[2]);
 			LLVMValueRef src = LLVMBuildGEP2(cg->b, cg->t_f32, z->x, (LLVMValueRef[]){add(cg, rowoff, mulc(cg, col, sw))}, 1, "");
-			for (int64_t kw = 0; kw < w->kernel[2]; kw++) {
-				int64_t off = kw * w->dilation[2] - w->pad_lo[2];
-				for (int j = 0; j < count; j++) {
-					uint64_t bits = cpos >= 0 ? vk_row_bits(vlen, cpos + j, off, sw, w->in[2], w->out[2]) : vk_all(vlen);
-					if (bits == 0)
+			for (int j = 0; j < count; j++) {
+				LLVMValueRef split[3] = {NULL, NULL, NULL};
+				if (split_pays)
+					dw_split_taps(z, src, cpos, j, split);
+				for (int64_t kw = 0; kw < w->kernel[2]; kw++) {
+					LLVMValueRef v = split_pays ? split[kw] : dw_tap(z, src, cpos, j, kw);
+					if (v == NULL)
 						continue;
-					/* src is at the group's first column; lanes are relative to it */
-					LLVMValueRef v = vk_load_strided(cg, src, (int64_t)j * vlen * sw + off, sw, vlen, bits);
 					for (int r = 0; r < rows; r++)
 						for (int64_t kh = 0; kh < w->kernel[1]; kh++) {
 							if (r * sh + kh * dh != t)

@@ -176,6 +176,11 @@ static const ConvCase conv_cases[] = {
 	 * plane over iterations, the looped interior, taller kernels */
 	{.name = "depthwise_row_blocks_wide", .nsp = 2, .n = 1, .c = 3, .m = 3, .group = 3, .in = {31, 300}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .runtime_w = false, .act = ACT_RELU},
 	{.name = "depthwise_row_blocks_s2", .nsp = 2, .n = 1, .c = 4, .m = 4, .group = 4, .in = {29, 333}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
+	/* stride 2 with 2 or 3 taps: each position's input loaded once, split into even and odd
+	 * columns; edges where the split's last element lies past the row */
+	{.name = "depthwise_s2_split_k2", .nsp = 2, .n = 1, .c = 5, .m = 5, .group = 5, .in = {9, 40}, .k = {2, 2}, .stride = {2, 2}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true},
+	{.name = "depthwise_s2_split_odd", .nsp = 2, .n = 1, .c = 3, .m = 3, .group = 3, .in = {11, 35}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {0, 1, 1, 0}, .bias = true, .residual = true, .runtime_w = false, .act = ACT_RELU},
+	{.name = "depthwise_s2_split_wide", .nsp = 2, .n = 1, .c = 2, .m = 2, .group = 2, .in = {6, 131}, .k = {3, 3}, .stride = {1, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}},
 	{.name = "depthwise_row_blocks_5x5", .nsp = 2, .n = 1, .c = 6, .m = 6, .group = 6, .in = {13, 50}, .k = {5, 5}, .stride = {1, 1}, .dil = {1, 1}, .pads = {2, 2, 2, 2}, .bias = true},
 	{.name = "depthwise_stride3_wide", .nsp = 2, .n = 1, .c = 2, .m = 2, .group = 2, .in = {5, 200}, .k = {3, 5}, .stride = {1, 3}, .dil = {1, 1}, .pads = {1, 2, 1, 2}},
 	{.name = "runtime_weights", .nsp = 2, .n = 1, .c = 10, .m = 14, .group = 1, .in = {9, 13}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = false, .runtime_w = true},
