@@ -142,7 +142,8 @@ static Value *constant(Graph *g, const char *name, Shape s, double density, int 
  * what a Relu of the graph input just wrote, as a layer in a network reads its predecessor's
  * output from cache: read from the caller's buffers instead (cold, the inputs together exceed
  * the caches), the sparse kernels measured up to 1.7x slower than in ResNet-50, the dense one
- * 1.3x, and the model chose dense where the pattern groups were faster. */
+ * 1.3x (by hand, per-layer times of the same shapes), and the model chose dense where the
+ * pattern groups were faster. */
 static Graph *build_graph(const int *which, int n, double density, int block, Diag *d)
 {
 	Graph *g = graph_new("calibrate");

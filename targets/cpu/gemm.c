@@ -445,25 +445,8 @@ static void row_walk(RowWalk *rw, int vlen, const Window *w)
 {
 	rw->vlen = vlen;
 	rw->npos = ceil_div(w->out[2], vlen);
-	rw->in_lo = rw->npos;
-	rw->in_hi = rw->npos;
-	int64_t lo = -1, hi = -1;
-	for (int64_t pos = 0; pos < rw->npos; pos++) {
-		bool all = true;
-		for (int64_t kw = 0; kw < w->kernel[2] && all; kw++)
-			all = vk_row_bits(vlen, pos, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) ==
-			      vk_all(vlen);
-		if (all && lo < 0)
-			lo = pos;
-		if (all)
-			hi = pos + 1;
-		else if (lo >= 0)
-			break;
-	}
-	if (lo >= 0) {
-		rw->in_lo = lo;
-		rw->in_hi = hi;
-	}
+	if (!vk_row_interior(vlen, w, &rw->in_lo, &rw->in_hi))
+		rw->in_lo = rw->in_hi = rw->npos;
 }
 
 /* Copy one output row's worth of taps: for every kw, the input row `src` (already offset to

@@ -106,6 +106,10 @@ static inline uint64_t vk_all(int lanes) { return lanes >= 64 ? ~UINT64_C(0) : (
 /* Lanes i of the vector of output columns pos*lanes + i whose output column is below ow and
  * whose input column (column*stride + off) lies in [0, iw): the compile-time mask of one tap. */
 uint64_t vk_row_bits(int lanes, int64_t pos, int64_t off, int64_t stride, int64_t iw, int64_t ow);
+/* The positions [*lo, *hi) of an output row of w (vectors of `lanes` columns) where every lane of
+ * every tap along the row reads inside it (the row's interior, looped without masks); false when
+ * there is none. */
+bool vk_row_interior(int lanes, const Window *w, int64_t *lo, int64_t *hi);
 
 /* An optional input as the kernels see it: NULL when omitted or empty (targets/ref's rule). */
 static inline const Value *opt_input(const Node *n, int i)

@@ -105,6 +105,25 @@ uint64_t vk_row_bits(int lanes, int64_t pos, int64_t off, int64_t stride, int64_
 	return bits;
 }
 
+bool vk_row_interior(int lanes, const Window *w, int64_t *lo, int64_t *hi)
+{
+	int64_t npos = (w->out[2] + lanes - 1) / lanes;
+	*lo = *hi = -1;
+	for (int64_t pos = 0; pos < npos; pos++) {
+		bool all = true;
+		for (int64_t kw = 0; kw < w->kernel[2] && all; kw++)
+			all = vk_row_bits(lanes, pos, kw * w->dilation[2] - w->pad_lo[2], w->stride[2], w->in[2], w->out[2]) ==
+			      vk_all(lanes);
+		if (all && *lo < 0)
+			*lo = pos;
+		if (all)
+			*hi = pos + 1;
+		else if (*lo >= 0)
+			break;
+	}
+	return *lo >= 0;
+}
+
 /* ---------------------------------------------------------------- activations */
 
 static LLVMValueRef sel_lt(Cg *cg, LLVMValueRef x, LLVMValueRef c, LLVMValueRef then, LLVMValueRef other)

@@ -1217,7 +1217,7 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	SpPlan p;
 	/* a kernel smaller than its stride (1x1 stride 2) reads one of the phase planes the band packs */
 	const Window *win = &s->im2col.win;
-	bool all_phases = win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
+	bool all_phases = s->b_kind == GB_IM2COL && win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
 	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
 										   : SP_PADDED_MAX_DENSITY;
 	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
