@@ -87,11 +87,13 @@ NNZRT_API void nnzrt_pool_destroy(nnzrt_pool *pool);
 /* Total threads, the caller included; 1 for NULL. */
 NNZRT_API int nnzrt_pool_threads(const nnzrt_pool *pool);
 
-/* Calls fn(ctx, begin, end) over min(n, threads) near-equal contiguous chunks that cover [0, n)
- * exactly once, and returns when all of them are done. Chunk i is meant for thread i, the
- * caller's thread running chunk 0; a chunk whose worker has not started it by the time the
- * caller has finished its own is run by the caller instead (a sleeping worker takes longer to
- * wake than a small chunk takes to run). Tasks must therefore not wait for one another. n <= 0
+/* Calls fn(ctx, begin, end) over disjoint ranges that cover [0, n) exactly once, and returns
+ * when all of them are done. [0, n) is cut into min(n, threads) near-equal contiguous chunks,
+ * chunk i meant for thread i (the caller's thread takes chunk 0), each run front to back a grain
+ * (about an eighth of it) per call; a thread done with its chunk takes the grains left of the
+ * others, and a chunk whose worker has not started it by the time the caller has finished its
+ * own is run by the caller (a sleeping worker takes longer to wake than a small chunk takes to
+ * run). Tasks must therefore not wait for one another, nor assume which thread runs a range. n <= 0
  * does nothing. Runs everything inline, as fn(ctx, 0, n), when pool is NULL or has one thread,
  * when n is 1, and when called from inside a task (nested loops do not fan out again).
  * Allocates nothing and makes no system call other than waking and waiting for blocked

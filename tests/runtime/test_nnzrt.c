@@ -16,10 +16,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof *(a))
@@ -34,9 +36,9 @@ void rt_test_fail_alloc_after(long n);
 
 typedef struct Coverage {
 	_Atomic int hits[MAX_N];
-	_Atomic int chunks;
-	_Atomic int bad_range;  /* a chunk that was empty or out of [0, n) */
-	_Atomic int caller_chunk0; /* chunk [0, ...) ran on the calling thread */
+	_Atomic int calls;
+	_Atomic int bad_range;  /* a range that was empty or out of [0, n) */
+	_Atomic int by_others;  /* iterations run on another thread than the caller */
 	pthread_t caller;
 	int64_t n;
 } Coverage;
@@ -48,9 +50,9 @@ static void cover_task(void *ctx, int64_t begin, int64_t end)
 		atomic_fetch_add(&c->bad_range, 1);
 	for (int64_t i = begin; i < end && i < MAX_N && i >= 0; i++)
 		atomic_fetch_add(&c->hits[i], 1);
-	if (begin == 0 && pthread_equal(pthread_self(), c->caller))
-		atomic_store(&c->caller_chunk0, 1);
-	atomic_fetch_add(&c->chunks, 1);
+	if (!pthread_equal(pthread_self(), c->caller))
+		atomic_fetch_add(&c->by_others, (int)(end - begin));
+	atomic_fetch_add(&c->calls, 1);
 }
 
 static void check_coverage(nnzrt_pool *pool, int threads, int64_t n)
@@ -64,13 +66,13 @@ static void check_coverage(nnzrt_pool *pool, int threads, int64_t n)
 		ck_assert_msg(atomic_load(&c.hits[i]) == 1, "threads %d n %lld: index %lld ran %d times",
 			threads, (long long)n, (long long)i, atomic_load(&c.hits[i]));
 	ck_assert_int_eq(atomic_load(&c.bad_range), 0);
-	int64_t want = n <= 0 ? 0 : n < threads ? n : threads;
-	if (n == 1)
-		want = 1;
-	ck_assert_msg(atomic_load(&c.chunks) == want, "threads %d n %lld: %d chunks, want %lld", threads,
-		(long long)n, atomic_load(&c.chunks), (long long)want);
-	if (n > 0)
-		ck_assert_msg(atomic_load(&c.caller_chunk0), "chunk 0 did not run on the caller");
+	/* one call per chunk of min(n, threads), or per grain: at most 8 and a remainder each */
+	int64_t chunks = n <= 0 ? 0 : n < threads ? n : threads;
+	int calls = atomic_load(&c.calls);
+	ck_assert_msg(calls >= chunks && calls <= chunks * 9, "threads %d n %lld: %d calls for %lld chunks", threads,
+		(long long)n, calls, (long long)chunks);
+	if (pool == NULL || threads == 1 || n == 1) /* inline: one call on the caller */
+		ck_assert_msg(calls == (n > 0) && atomic_load(&c.by_others) == 0, "n %lld did not run inline", (long long)n);
 }
 
 static const int thread_counts[] = {1, 2, 3, 8};
@@ -112,7 +114,7 @@ START_TEST(pool_null_and_negative)
 }
 END_TEST
 
-/* Large n: chunk bounds computed without overflow, covering [0, n) contiguously. */
+/* Large n: chunk and grain bounds computed without overflow, covering [0, n). */
 typedef struct Bounds {
 	_Atomic int64_t total;
 	_Atomic int chunks;
@@ -132,7 +134,7 @@ START_TEST(pool_huge_n)
 	Bounds b = {0};
 	nnzrt_parallel_for(pool, INT64_MAX, bounds_task, &b);
 	ck_assert(atomic_load(&b.total) == INT64_MAX);
-	ck_assert_int_eq(atomic_load(&b.chunks), 3);
+	ck_assert(atomic_load(&b.chunks) >= 3 && atomic_load(&b.chunks) <= 27);
 	nnzrt_pool_destroy(pool);
 }
 END_TEST
@@ -264,7 +266,7 @@ START_TEST(pool_chunks_run_concurrently)
 	for (int k = 0; k < 200; k++) {
 		Rendezvous r = {0, 3};
 		nnzrt_parallel_for(pool, 3 + k % 5, rendezvous_task, &r);
-		ck_assert_int_eq(atomic_load(&r.arrived), 3);
+		ck_assert_int_ge(atomic_load(&r.arrived), 3);
 	}
 	nnzrt_pool_destroy(pool);
 }
@@ -299,6 +301,46 @@ START_TEST(pool_caller_takes_unstarted_chunks)
 	ck_assert_int_eq(atomic_load(&s.total), 1000);
 	ck_assert_msg(atomic_load(&s.by_caller) > 0, "the caller never ran a worker's chunk");
 	check_coverage(pool, 2, 1000);
+	nnzrt_pool_destroy(pool);
+}
+END_TEST
+
+/* A thread slower than the others: the first range a worker gets stalls for 20 ms, as a CPU
+ * shared with another process would. The caller, done with its chunk, takes the grains the
+ * worker has not started (or the whole chunk, if the worker was not awake yet), so it runs more
+ * than its half; and every index still runs once. */
+typedef struct Straggler {
+	pthread_t caller;
+	_Atomic int by_caller, stalled;
+	_Atomic int hits[64];
+} Straggler;
+
+static void straggler_task(void *ctx, int64_t begin, int64_t end)
+{
+	Straggler *s = ctx;
+	bool on_caller = pthread_equal(pthread_self(), s->caller);
+	if (!on_caller && atomic_exchange(&s->stalled, 1) == 0)
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+	for (int64_t i = begin; i < end; i++)
+		atomic_fetch_add(&s->hits[i], 1);
+	if (on_caller)
+		atomic_fetch_add(&s->by_caller, (int)(end - begin));
+}
+
+START_TEST(pool_idle_thread_takes_a_stragglers_grains)
+{
+	nnzrt_pool *pool = nnzrt_pool_create(2);
+	ck_assert_ptr_nonnull(pool);
+	for (int rep = 0; rep < 5; rep++) {
+		static Straggler s;
+		memset(&s, 0, sizeof s);
+		s.caller = pthread_self();
+		nnzrt_parallel_for(pool, 64, straggler_task, &s);
+		for (int i = 0; i < 64; i++)
+			ck_assert_int_eq(atomic_load(&s.hits[i]), 1);
+		/* its own 32, and at least the grain of 4 after the worker's first */
+		ck_assert_msg(atomic_load(&s.by_caller) >= 36, "the caller ran only %d of 64", atomic_load(&s.by_caller));
+	}
 	nnzrt_pool_destroy(pool);
 }
 END_TEST
@@ -989,7 +1031,7 @@ START_TEST(out_of_memory_paths)
 		Operation op;
 		int allocs; /* how many allocations it makes when all succeed */
 	} ops[] = {{"read", op_read, 3}, {"parse", op_parse_typed, 2}, {"write", op_write, 1},
-		{"pool_create", op_pool, 3}};
+		{"pool_create", op_pool, 4}};
 	for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
 		for (int k = 1; k <= ops[i].allocs + 1; k++) {
 			rt_test_fail_alloc_after(k);
@@ -1021,6 +1063,7 @@ static Suite *suite(void)
 	tcase_add_test(pool, pool_concurrent_callers);
 	tcase_add_test(pool, pool_chunks_run_concurrently);
 	tcase_add_test(pool, pool_caller_takes_unstarted_chunks);
+	tcase_add_test(pool, pool_idle_thread_takes_a_stragglers_grains);
 	tcase_add_test(pool, pool_default);
 	tcase_add_test(pool, pool_shared_by_thread_count);
 	suite_add_tcase(s, pool);
