@@ -281,6 +281,11 @@ def per_layer(a, info):
                     continue
                 joined += 1
                 row[col + "_ms"] = layer_ms(e)
+                # the cpu target's subsample-1x1 reads a strided 1x1 conv through a Slice of its
+                # own, named after the conv: part of the layer's time
+                sub = by_name.pop(row["node"] + "/subsample", None)
+                if sub is not None and row[col + "_ms"] is not None:
+                    row[col + "_ms"] += layer_ms(sub) or 0
                 if "kernel" in e:
                     row[col + "_kernel"] = e["kernel"]
                 row[col + "_layer"] = e

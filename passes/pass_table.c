@@ -11,6 +11,7 @@ const PassInfo pass_table[] = {
 	{"fold-bn", pass_fold_bn, false, "fold BatchNormalization into the preceding Conv/Gemm"},
 	{"fuse", pass_fuse, false, "fuse bias, activation and residual Add into Conv/Gemm"},
 	{"dce", pass_dce, false, "remove nodes and constants that no output depends on"},
+	{"subsample-1x1", pass_subsample_1x1, false, "strided 1x1 Conv: a Slice with those steps, then stride 1 (cpu)"},
 	{"tasd", pass_tasd, true, "weights as sums of N:M terms: tasd(2:4+1:4) or per layer tasd(search:0.05)"},
 	{"tasd-activations", pass_tasd_activations, true, "decompose conv/gemm inputs at run time (nnzc.TasdActivation)"},
 	{"prune", pass_prune, true, "magnitude pruning: prune(unstructured:S|nm:N:M|block:RxC:S|channel:S|gs:V:B:S;...)"},

@@ -111,7 +111,7 @@ void print_command_help(Command cmd, FILE *f)
 		fprintf(f, "\npasses (--passes, --print-after):\n");
 		for (int i = 0; i < pass_table_size; i++)
 			fprintf(f, "  %-20s %s\n", pass_table[i].name, pass_table[i].summary);
-		fprintf(f, "default pipeline: %s\n", default_pipeline);
+		fprintf(f, "default pipeline: %s (the cpu target appends subsample-1x1)\n", default_pipeline);
 	}
 }
 
@@ -357,6 +357,17 @@ void driver_cpu_options(const DriverOptions *o, CpuOptions *co)
 			   .kernels = o->kernels, .sparse_kind = o->sparse_kind, .cost_model = o->cost_model};
 }
 
+/* Does the command hand the graph to the cpu target's code generator? */
+static bool runs_cpu_target(const DriverOptions *o)
+{
+	if (o->cmd == CMD_COMPILE) {
+		const char *emit = o->emit ? o->emit : strcmp(o->target, "accel") == 0 ? "accel" : "obj";
+		return strcmp(emit, "obj") == 0 || strcmp(emit, "asm") == 0 || strcmp(emit, "llvm") == 0 ||
+		       strcmp(emit, "shared") == 0;
+	}
+	return (o->cmd == CMD_RUN || o->cmd == CMD_BENCH) && strcmp(o->target, "cpu") == 0;
+}
+
 int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d)
 {
 	const char *base = o->passes ? o->passes : o->opt_level == 0 ? "shape-infer" : default_pipeline;
@@ -388,6 +399,9 @@ int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d)
 	if (o->tasd && pipeline_append(p, "tasd", o->tasd, d) < 0)
 		return -1;
 	if (o->tasd_activations && pipeline_append(p, "tasd-activations", o->tasd_activations, d) < 0)
+		return -1;
+	/* the cpu target's own rewrite, last: the passes before it see the model's convolutions */
+	if (o->passes == NULL && o->opt_level != 0 && runs_cpu_target(o) && pipeline_append(p, "subsample-1x1", NULL, d) < 0)
 		return -1;
 	return 0;
 }

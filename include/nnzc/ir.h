@@ -625,6 +625,7 @@ int pass_prune(Graph *g, const PassOptions *opt, Diag *d);           /* passes/p
 int pass_convert_pattern(Graph *g, const PassOptions *opt, Diag *d); /* passes/convert_pattern.c */
 int pass_tasd(Graph *g, const PassOptions *opt, Diag *d);
 int pass_tasd_activations(Graph *g, const PassOptions *opt, Diag *d);
+int pass_subsample_1x1(Graph *g, const PassOptions *opt, Diag *d);
 
 /* compiler/pipeline.c */
 #define NNZC_MAX_PIPELINE 64

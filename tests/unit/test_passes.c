@@ -464,6 +464,52 @@ static void check_folded(Graph *g, Op op, const char *node, const char *out)
 	ck_assert_ptr_eq(n->out[0], g->outputs[0]);
 }
 
+/* subsample-1x1: strided 1x1 convolutions (plain, fused with a residual, odd extents, stride
+ * on one axis) read a Slice and run at stride 1 with the same values; a padded one, a 3x3 one
+ * and a stride-1 one stay as they are. */
+START_TEST(subsample_1x1_strided_convs)
+{
+	Graph *g = new_graph();
+	Value *x = input(g, "x", DT_F32, SHAPE(1, 4, 7, 6));
+	Node *a = NODE(g, OP_Conv, "a", 1, x, crand(g, "wa", SHAPE(5, 4, 1, 1), -1, 1), crand(g, "ba", SHAPE(5), -1, 1));
+	set_ints(&a->attr.conv.strides, 2, (int64_t[]){2, 2});
+	Node *b = NODE(g, OP_Conv, "b", 1, x, crand(g, "wb", SHAPE(5, 4, 1, 1), -1, 1));
+	set_ints(&b->attr.conv.strides, 2, (int64_t[]){3, 1});
+	Node *c = NODE(g, OP_Conv, "padded", 1, x, crand(g, "wc", SHAPE(5, 4, 1, 1), -1, 1));
+	set_ints(&c->attr.conv.strides, 2, (int64_t[]){2, 2});
+	set_ints(&c->attr.conv.pads, 4, (int64_t[]){1, 1, 1, 1});
+	Node *k3 = NODE(g, OP_Conv, "k3", 1, x, crand(g, "w3", SHAPE(5, 4, 3, 3), -1, 1));
+	set_ints(&k3->attr.conv.strides, 2, (int64_t[]){2, 2});
+	Node *s1 = NODE(g, OP_Conv, "s1", 1, x, crand(g, "w1", SHAPE(5, 4, 1, 1), -1, 1));
+	set_ints(&s1->attr.conv.strides, 2, (int64_t[]){1, 1});
+	/* a with a residual and a Relu, which fuse makes one nnzc.FusedConv */
+	Value *res = input(g, "res", DT_F32, SHAPE(1, 5, 4, 3));
+	graph_add_output(g, out1(g, OP_Relu, "relu", NODE(g, OP_Add, "add", 1, a->out[0], res)->out[0]));
+	for (Node **n = (Node *[]){b, c, k3, s1, NULL}; *n; n++)
+		graph_add_output(g, (*n)->out[0]);
+	Run r;
+	prepare(g, &r);
+	run_pass(g, pass_fuse);
+	ck_assert_int_eq(count_op(g, OP_FusedConv), 1);
+	run_pass(g, pass_subsample_1x1);
+	ck_assert_int_eq(count_op(g, OP_Slice), 2);
+	int convs = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = g->nodes[i];
+		if (n->op != OP_Conv && n->op != OP_FusedConv)
+			continue;
+		const ConvAttrs *ca = n->op == OP_Conv ? &n->attr.conv : &n->attr.fused_conv.conv;
+		bool rewritten = strcmp(n->name, "a") == 0 || strcmp(n->name, "b") == 0;
+		ck_assert_msg((n->in[0]->producer != NULL && n->in[0]->producer->op == OP_Slice) == rewritten, "%s", n->name);
+		ck_assert_int_eq(ca->strides.v[0] == 1 && ca->strides.v[1] == 1, rewritten || strcmp(n->name, "s1") == 0);
+		convs++;
+	}
+	ck_assert_int_eq(convs, 5);
+	check_same(g, &r);
+	graph_free(g);
+}
+END_TEST
+
 START_TEST(fold_bn_conv)
 {
 	for (int grp = 1; grp <= 2; grp++) {
@@ -993,7 +1039,9 @@ static Suite *passes_suite(void)
 	tcase_add_test(tc, fuse_gemm_and_matmul);
 	tcase_add_test(tc, fuse_matmul_needs_constant_2d);
 	tcase_add_test(tc, fuse_bias_after_residual_and_gemm_full_c);
+	tcase_add_test(tc, subsample_1x1_strided_convs);
 	suite_add_tcase(s, tc);
+
 	tc = tcase_create("errors");
 	tcase_add_test(tc, passes_report_allocation_failure);
 	suite_add_tcase(s, tc);
