@@ -21,9 +21,9 @@
  * grain, before it counts its chunk done: when one thread runs slower than the other — its CPU
  * shared with another process, on this machine or on the host of a virtual machine — the faster
  * one finishes the layer instead of waiting for it (MobileNetV2 with a busy loop on one of two
- * CPUs: 2.6-2.9 -> 2.4-2.5 ms, by hand; unchanged without it). The owner works through its chunk front
- * to back as before, so its data stays where the previous layer left it; only the stragglers'
- * grains move.
+ * CPUs: 2.6-2.9 -> 2.4-2.5 ms, by hand; unchanged without it). The owner works through its
+ * chunk front to back as before, so its data stays where the previous layer left it; only the
+ * stragglers' grains move.
  *
  * Claims: claims[i] holds the last generation in which chunk i was claimed; claiming is a
  * compare-and-swap from a smaller value to the current generation, so exactly one thread claims
