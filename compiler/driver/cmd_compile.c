@@ -197,7 +197,7 @@ static int write_report(const DriverOptions *o, const Graph *g, const Pipeline *
 
 int cmd_compile(const DriverOptions *o, Diag *d)
 {
-	const char *emit = o->emit ? o->emit : strcmp(o->target, "accel") == 0 ? "accel" : "obj";
+	const char *emit = driver_compile_emit(o);
 	if (o->output == NULL)
 		return diag_error(d, "compile: no output file (-o OUT)");
 	bool to_onnx = strcmp(emit, "onnx") == 0, to_ir = strcmp(emit, "ir") == 0;

@@ -57,7 +57,10 @@ void print_command_help(Command cmd, FILE *f);
 /* The cpu target's options the flags ask for (--cpu, -O, --kernels, --cost-model); the caller
  * sets the outputs. */
 void driver_cpu_options(const DriverOptions *o, CpuOptions *co);
-/* The pipeline the flags ask for (-O level, --passes, --prune/--pattern/--tasd). */
+/* What `compile` writes: --emit, else accel for --target accel and obj otherwise. */
+const char *driver_compile_emit(const DriverOptions *o);
+/* The pipeline the flags ask for (-O level, --passes, --prune/--pattern/--tasd), and the cpu
+ * target's subsample-1x1 when it compiles with the default pipeline. */
 int build_pipeline(const DriverOptions *o, Pipeline *p, Diag *d);
 /* Load MODEL (.onnx, or a text IR dump) and run the pipeline with the instruments the flags ask
  * for; `stop_after` truncates the pipeline after that pass ("import": none). */

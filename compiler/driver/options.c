@@ -357,11 +357,16 @@ void driver_cpu_options(const DriverOptions *o, CpuOptions *co)
 			   .kernels = o->kernels, .sparse_kind = o->sparse_kind, .cost_model = o->cost_model};
 }
 
+const char *driver_compile_emit(const DriverOptions *o)
+{
+	return o->emit ? o->emit : strcmp(o->target, "accel") == 0 ? "accel" : "obj";
+}
+
 /* Does the command hand the graph to the cpu target's code generator? */
 static bool runs_cpu_target(const DriverOptions *o)
 {
 	if (o->cmd == CMD_COMPILE) {
-		const char *emit = o->emit ? o->emit : strcmp(o->target, "accel") == 0 ? "accel" : "obj";
+		const char *emit = driver_compile_emit(o);
 		return strcmp(emit, "obj") == 0 || strcmp(emit, "asm") == 0 || strcmp(emit, "llvm") == 0 ||
 		       strcmp(emit, "shared") == 0;
 	}
