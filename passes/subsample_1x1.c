@@ -33,27 +33,24 @@ static ConvAttrs *conv_attrs(Node *n)
 	return NULL;
 }
 
-/* Spatial axes of the conv (0 when it is not a strided 1x1 conv this pass rewrites). */
-static int strided_1x1_axes(Node *n)
+/* The conv's window (window_of_node: auto_pad resolved into pads, the kernel from the weight)
+ * when it is a strided 1x1 conv this pass rewrites; false otherwise. */
+static bool strided_1x1(const Node *n, Window *w)
 {
-	ConvAttrs *a = conv_attrs(n);
-	if (a == NULL || n->n_in < 2 || n->in[0] == NULL || n->in[1] == NULL || n->in[1]->data == NULL)
-		return 0;
-	const Shape *x = &n->in[0]->shape, *w = &n->in[1]->shape;
-	int nsp = x->rank - 2;
-	if (nsp < 1 || !shape_is_static(x) || w->rank != x->rank || a->strides.n != nsp)
-		return 0;
+	if (n->n_in < 2 || n->in[0] == NULL || n->in[1] == NULL || n->in[1]->data == NULL ||
+	    !shape_is_static(&n->in[0]->shape))
+		return false;
+	Diag quiet = {0};
+	if (window_of_node(n, &n->in[0]->shape, &n->in[1]->shape, w, &quiet) < 0)
+		return false;
+	/* the window is 3-D: its leading dims beyond the op's are kernel 1, stride 1, no pads */
 	bool strided = false;
-	for (int i = 0; i < nsp; i++) {
-		if (w->dim[2 + i] != 1 || a->strides.v[i] < 1)
-			return 0;
-		strided = strided || a->strides.v[i] > 1;
+	for (int i = 0; i < NNZC_MAX_SPATIAL; i++) {
+		if (w->kernel[i] != 1 || w->pad_lo[i] != 0 || w->pad_hi[i] != 0)
+			return false;
+		strided = strided || w->stride[i] > 1;
 	}
-	if (a->auto_pad == AUTO_PAD_NOTSET)
-		for (int i = 0; i < a->pads.n; i++)
-			if (a->pads.v[i] != 0)
-				return 0;
-	return strided ? nsp : 0;
+	return strided;
 }
 
 static Value *int64_vector(Graph *g, const char *name, int n, const int64_t *v, Diag *d)
@@ -68,16 +65,17 @@ static Value *int64_vector(Graph *g, const char *name, int n, const int64_t *v, 
 	return c;
 }
 
-static int rewrite(Graph *g, Node *n, int nsp, Diag *d)
+static int rewrite(Graph *g, Node *n, const Window *w, Diag *d)
 {
 	ConvAttrs *a = conv_attrs(n);
 	Value *x = n->in[0];
+	int nsp = w->nsp;
 	int64_t starts[NNZC_MAX_RANK] = {0}, ends[NNZC_MAX_RANK], axes[NNZC_MAX_RANK], steps[NNZC_MAX_RANK];
 	Shape out = x->shape;
 	for (int i = 0; i < nsp; i++) {
 		ends[i] = x->shape.dim[2 + i];
 		axes[i] = 2 + i;
-		steps[i] = a->strides.v[i];
+		steps[i] = w->stride[NNZC_MAX_SPATIAL - nsp + i];
 		out.dim[2 + i] = (ends[i] + steps[i] - 1) / steps[i];
 	}
 	char name[256];
@@ -96,10 +94,10 @@ static int rewrite(Graph *g, Node *n, int nsp, Diag *d)
 	n->in[0] = slice->out[0];
 	char strides[64];
 	int len = 0;
-	for (int i = 0; i < nsp && len < (int)sizeof strides - 24; i++) {
-		len += snprintf(strides + len, sizeof strides - (size_t)len, "%s%lld", i ? "x" : "", (long long)a->strides.v[i]);
+	for (int i = 0; i < nsp && len < (int)sizeof strides - 24; i++)
+		len += snprintf(strides + len, sizeof strides - (size_t)len, "%s%lld", i ? "x" : "", (long long)steps[i]);
+	for (int i = 0; i < a->strides.n; i++)
 		a->strides.v[i] = 1;
-	}
 	a->auto_pad = AUTO_PAD_NOTSET;
 	a->pads.n = 0;
 	graph_remark(g, PASS, n, NULL, 0.0, "1x1 at stride %s: subsampled by a Slice, then stride 1", strides);
@@ -112,8 +110,8 @@ int pass_subsample_1x1(Graph *g, const PassOptions *opt, Diag *d)
 	/* a rewritten node is met again one place on, behind its Slice, at stride 1 */
 	for (int i = 0; i < g->n_nodes; i++) {
 		Node *n = g->nodes[i];
-		int nsp = n->dead ? 0 : strided_1x1_axes(n);
-		if (nsp > 0 && rewrite(g, n, nsp, d) < 0)
+		Window w;
+		if (!n->dead && conv_attrs(n) != NULL && strided_1x1(n, &w) && rewrite(g, n, &w, d) < 0)
 			return -1;
 	}
 	return 0;
