@@ -65,9 +65,10 @@ NNZRT_API const char *nnzrt_version(void);
  * second runs its loop inline (correct, just not parallel). Different pools are independent,
  * so concurrent inferences each get their own pool.
  *
- * Workers spin for a few microseconds after each loop before they block (NNZRT_SPIN_US in the
- * environment, read when the pool is created, overrides the default of 10), so that the next
- * loop, typically the next layer, starts without a wake-up. A pool does not survive fork(): the
+ * Workers spin for 100 microseconds after each loop before they block (NNZRT_SPIN_US in the
+ * environment, read when the pool is created, overrides this default; 0 blocks at once), so
+ * that the next loop, typically the next layer, starts without a wake-up even when a
+ * single-threaded op runs in between. A pool does not survive fork(): the
  * child must not use a pool created before the fork, including the default pool.
  */
 
