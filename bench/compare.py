@@ -296,6 +296,66 @@ def wait_quiet(limit_s):
             told = True
 
 
+class Placement:
+    """Where the virtual CPUs sit: the largest round trip of a cache line between two of them
+    (build/bin/bench_core_latency, next to nnzc; bench/core_latency.c says why). A host may move
+    a guest's CPUs apart, onto core complexes with separate L3s, for seconds or minutes; nothing
+    in /proc shows it, but every multi-threaded run slows (ResNet-50 90% on 2 threads: nnzc 7.8
+    -> 10.5 ms, ORT 18.2 -> 19.5-20). A round trip more than SPLIT times the smallest one seen
+    in this run counts as split. Without the tool, probe() returns None and nothing waits."""
+
+    SPLIT = 2.0
+
+    def __init__(self, nnzc, timeout):
+        tool = os.path.join(os.path.dirname(os.path.abspath(nnzc)), "bench_core_latency")
+        self.tool = tool if os.access(tool, os.X_OK) else None
+        self.timeout = timeout
+        self.best = None
+
+    def probe(self):
+        """The round trip now (ns), or None without the tool or when it fails."""
+        if self.tool is None:
+            return None
+        try:
+            status, out, _ = run_cmd([self.tool, "20000"], self.timeout)
+            ns = json.loads(last_line(out))["max_round_trip_ns"] if status == 0 else None
+        except (BenchError, ValueError, KeyError, TypeError):
+            return None
+        if ns and (self.best is None or ns < self.best):
+            self.best = ns
+        return ns
+
+    def split(self, ns):
+        return ns is not None and self.best is not None and ns > self.SPLIT * self.best
+
+    def settle(self, probes=5):
+        """A baseline before measuring: a few probes a second apart (a run that starts split
+        would otherwise take the split round trip as the smallest)."""
+        for i in range(probes if self.tool else 0):
+            if i:
+                time.sleep(1)
+            self.probe()
+
+    def wait_shared(self, limit_s):
+        """Probes every 2 s, up to limit_s, until the CPUs are not split; returns the last
+        round trip (None without the tool)."""
+        start = time.monotonic()
+        told = False
+        while True:
+            ns = self.probe()
+            if not self.split(ns):
+                return ns
+            if time.monotonic() - start >= limit_s:
+                log("compare: the CPUs stayed apart (a %.0f ns round trip, %.0f at best); measuring anyway"
+                    % (ns, self.best))
+                return ns
+            if not told:
+                log("compare: the CPUs are apart (a %.0f ns round trip, %.0f at best): waiting up to %g s"
+                    % (ns, self.best, limit_s))
+                told = True
+            time.sleep(2)
+
+
 def busy_note(other_cpus, cpus):
     """Other work on a quarter of a CPU or more competes with the runs; with as many threads as
     CPUs, one descheduled worker stalls the whole inference."""

@@ -18,6 +18,12 @@ Steps:
      (bench/ort/ort_bench.js), `nnzc bench --kernels dense` ("nnzc dense") and `nnzc bench`
      (the cost model's choice, --kernels auto), N timed iterations each, the order of the three
      rotating from one run to the next; the table gives the median of the R per-run medians.
+     Around each point's round, build/bin/bench_core_latency (next to nnzc) measures how far
+     apart the CPUs are (bench/core_latency.c: a virtual machine's host moves them apart at
+     times, unseen in /proc, and every 2-thread run slows). With --quiet-wait S the sweep waits,
+     up to S seconds, for other processes to go quiet and for the CPUs to be together again,
+     and runs a round again (at most 3 times) when they moved apart during it; the column
+     `split rounds` counts the rounds that were measured apart all the same.
   4. Per layer (unless --no-per-layer): one more run per side for the --layer-points (default:
      the dense model and the issue's target point), ORT with its profiler (ort_bench.js
      --per-node), nnzc with `nnzc bench --per-layer` (the "layers" array of its last line);
@@ -162,36 +168,62 @@ def check(a, info):
     return res
 
 
-def measure(a, infos):
-    """Whole-network rounds; returns {(model, point): {side: [run JSON, ...]}} and load samples."""
+ATTEMPTS = 3  # runs of a point in one round, when the CPUs moved apart during them (--quiet-wait)
+
+
+def measure(a, infos, place):
+    """Whole-network rounds; returns {(model, point): {side: [run JSON, ...]}}, load samples,
+    errors, and per round the CPUs' round trips before and after its runs (place, a
+    C.Placement)."""
     sides = ["ort"] + [c for c, _ in variants(a)]
     flags = dict(variants(a))
     runs = {k: {s: [] for s in sides} for k in infos}
     busy = {k: [] for k in infos}
+    trips = {k: [] for k in infos}
     errors = {}
     for m in a.models:
         for r in range(a.rounds):
             for i, p in enumerate(a.points):
                 info = infos[(m, p)]
                 model = os.path.join(info["dir"], "model.onnx")
-                if a.quiet_wait > 0:
-                    C.wait_quiet(a.quiet_wait)
-                other = C.OtherLoad()
                 k = (r + i) % len(sides)   # rotate who goes first, run to run
-                for s in sides[k:] + sides[:k]:
-                    argv = ort_argv(a, model, a.iters) if s == "ort" else nnzc_bench_argv(a, model, flags[s], a.iters)
-                    try:
-                        status, out, err = C.run_cmd(argv, a.timeout)
-                        runs[(m, p)][s].append(C.parse_bench_json("%s on %s %s" % (s, m, p), out, err, status))
-                    except C.BenchError as e:
-                        # One failing run does not lose the others: the row says FAILED.
-                        print("sweep: error: %s" % e, file=sys.stderr)
-                        errors.setdefault((m, p), []).append(str(e))
+                for attempt in range(ATTEMPTS):
+                    before = None
+                    if a.quiet_wait > 0:
+                        C.wait_quiet(a.quiet_wait)
+                        before = place.wait_shared(a.quiet_wait)
+                    else:
+                        before = place.probe()
+                    other = C.OtherLoad()
+                    got, failed = {}, []
+                    for s in sides[k:] + sides[:k]:
+                        argv = ort_argv(a, model, a.iters) if s == "ort" else nnzc_bench_argv(a, model, flags[s], a.iters)
+                        try:
+                            status, out, err = C.run_cmd(argv, a.timeout)
+                            got[s] = C.parse_bench_json("%s on %s %s" % (s, m, p), out, err, status)
+                        except C.BenchError as e:
+                            failed.append(str(e))
+                    after = place.probe()
+                    # All sides of a round run with the CPUs where they were at its start: a move in
+                    # between would compare one placement with another.
+                    if a.quiet_wait > 0 and attempt + 1 < ATTEMPTS and (place.split(before) or place.split(after)):
+                        log("  %-12s %-18s round %d/%d: the CPUs moved apart during the runs (%.0f ns round trip, "
+                            "%.0f at best): again" % (m, p, r + 1, a.rounds, after or 0, place.best or 0))
+                        continue
+                    break
+                for s in sides:
+                    if s in got:
+                        runs[(m, p)][s].append(got[s])
+                for e in failed:
+                    # One failing run does not lose the others: the row says FAILED.
+                    print("sweep: error: %s" % e, file=sys.stderr)
+                    errors.setdefault((m, p), []).append(e)
                 busy[(m, p)].append((other.cpus(), time.monotonic() - other.t0))
-                log("  %-12s %-18s round %d/%d: %s" % (m, p, r + 1, a.rounds, "   ".join(
-                    "%s %8.3f ms" % (s, runs[(m, p)][s][-1]["median_ms"]) if len(runs[(m, p)][s]) == r + 1
-                    else "%s   FAILED" % s for s in sides)))
-    return runs, busy, errors
+                trips[(m, p)].append([before, after])
+                log("  %-12s %-18s round %d/%d: %s%s" % (m, p, r + 1, a.rounds, "   ".join(
+                    "%s %8.3f ms" % (s, got[s]["median_ms"]) if s in got else "%s   FAILED" % s for s in sides),
+                    "   (round trip %.0f/%.0f ns)" % (before, after) if before and after else ""))
+    return runs, busy, errors, trips
 
 
 def parse_per_layer(text):
@@ -300,7 +332,7 @@ def per_layer(a, info):
 
 # ---------------------------------------------------------------- results
 
-def summarise(a, infos, runs, busy, checks, layers, errors):
+def summarise(a, infos, runs, busy, trips, best_trip, checks, layers, errors):
     rows = []
     for m in a.models:
         for p in a.points:
@@ -320,6 +352,11 @@ def summarise(a, infos, runs, busy, checks, layers, errors):
                     r[s + "_runs"] = lst
                 r["other_cpus_busy"] = C.weighted(busy[(m, p)])
                 r["measured_s"] = sum(dt for _, dt in busy[(m, p)])
+                r["core_round_trip_ns"] = trips[(m, p)]
+                if best_trip:
+                    # judged against the smallest round trip of the whole sweep
+                    r["split_rounds"] = sum(1 for b, e in trips[(m, p)]
+                                            if any(x is not None and x > C.Placement.SPLIT * best_trip for x in (b, e)))
                 if r.get("nnzc_ms") and r.get("ort_ms"):
                     r["vs_ort"] = r["ort_ms"] / r["nnzc_ms"]
                     r["vs_dense"] = r["nnzc_dense_ms"] / r["nnzc_ms"] if r.get("nnzc_dense_ms") else None
@@ -341,7 +378,7 @@ def ms(r, side):
 
 def table(rows):
     head = ["model", "point", "density", "ideal 1/d", "ideal MACs", "ORT ms", "nnzc dense ms", "nnzc ms",
-            "vs ORT", "vs nnzc dense", "check", "other load"]
+            "vs ORT", "vs nnzc dense", "check", "other load", "split rounds"]
     body = []
     for r in rows:
         chk = r.get("check") or {}
@@ -351,6 +388,7 @@ def table(rows):
             fmt(r.get("vs_ort"), "%.2fx"), fmt(r.get("vs_dense"), "%.2fx"),
             ("ok" if all(chk.values()) else "FAIL") if chk else "-",
             "-" if r.get("other_cpus_busy") is None else "%.2f CPU" % r["other_cpus_busy"],
+            "-" if r.get("split_rounds") is None else "%d/%d" % (r["split_rounds"], len(r["core_round_trip_ns"])),
         ])
     w = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
@@ -436,7 +474,11 @@ def docs_section(res, svgs, doc):
            "non-zeros of the pruned scope (every conv but the first); `ideal 1/d` its inverse; `ideal MACs`: "
            "dense / non-zero multiply-adds of every Conv and Gemm, the speedup if every zero were skipped for "
            "free and nothing else cost anything. `check`: `nnzc run --target cpu --test-data` against the "
-           "reference interpreter on the same model (rtol 1e-3)." % (cfg["threads"], cfg["rounds"], cfg["iters"]), ""]
+           "reference interpreter on the same model (rtol 1e-3). `split rounds`: rounds in which the CPUs were "
+           "apart (a cache line's round trip between them more than twice the sweep's smallest, %s ns; "
+           "bench/core_latency.c says why it matters); with --quiet-wait the sweep waits for them to be "
+           "together and reruns such a round." % (cfg["threads"], cfg["rounds"], cfg["iters"],
+                                                   fmt(mach.get("core_round_trip_best_ns"), "%.0f")), ""]
     out = out[:2] + [wrap(t) if t else t for t in out[2:]]
     for n in res.get("notes", []):
         out += [wrap("Note: " + n), ""]
@@ -515,7 +557,9 @@ def parse_args(argv):
                         "target point, ResNet-50 90%% / MobileNetV2 80%%; --quick: all)")
     p.add_argument("--all-layers", action="store_true", help="print the per-layer table of every point measured")
     p.add_argument("--check-cpu", default="host", help="CPUs the outputs are checked with (e.g. host,haswell,generic)")
-    p.add_argument("--quiet-wait", type=float, default=0, metavar="S")
+    p.add_argument("--quiet-wait", type=float, default=0, metavar="S",
+                   help="before each round, wait up to S seconds for other processes to go quiet and for the "
+                        "CPUs to share their caches again; rerun a round in which they moved apart")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--quick", action="store_true", help="smoke test: few points, one short round")
     p.add_argument("--write-docs", action="store_true", help="charts into docs/ and the section of docs/performance.md")
@@ -588,7 +632,10 @@ def main(argv):
         for m in a.models:
             for p in a.points:
                 checks[(m, p)] = check(a, infos[(m, p)])
-        runs, busy, errors = measure(a, infos)
+        place = C.Placement(a.nnzc, a.timeout)
+        if a.quiet_wait > 0:
+            place.settle()
+        runs, busy, errors, trips = measure(a, infos, place)
         layers = {}
         if not a.no_per_layer:
             for m in a.models:
@@ -596,6 +643,9 @@ def main(argv):
                     if a.layer_points != ["all"] and p not in a.layer_points and \
                             not (p == LAYER_POINT.get(m) and "target" in a.layer_points):
                         continue
+                    if a.quiet_wait > 0:
+                        C.wait_quiet(a.quiet_wait)
+                        place.wait_shared(a.quiet_wait)
                     try:
                         layers[(m, p)] = per_layer(a, infos[(m, p)])
                         for e in layers[(m, p)]["errors"]:
@@ -610,7 +660,8 @@ def main(argv):
         print("sweep: error: %s" % e, file=sys.stderr)
         return 1
     facts["loadavg_end"] = C.loadavg()
-    rows = summarise(a, infos, runs, busy, checks, layers, errors)
+    rows = summarise(a, infos, runs, busy, trips, place.best, checks, layers, errors)
+    facts["core_round_trip_best_ns"] = place.best
     facts["other_cpus_busy"] = C.weighted([(r["other_cpus_busy"], r["measured_s"]) for r in rows])
     facts["wall_s"] = round(time.time() - t0, 1)
     failed = [r for r in rows if r["check"] and not all(r["check"].values())]
