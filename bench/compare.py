@@ -356,6 +356,38 @@ class Placement:
             time.sleep(2)
 
 
+ROUND_ATTEMPTS = 3  # runs of one round at most, when the CPUs moved apart during it
+
+
+def placed_round(place, quiet_wait, run, what):
+    """One round of measurements, run(), with every side measured while the CPUs were where they
+    were at its start. With quiet_wait > 0: waits first for a quiet machine and for the CPUs to be
+    together (Placement), and runs the round again, ROUND_ATTEMPTS times at most, when they moved
+    apart during it; otherwise only records where they were. Returns run()'s result, the round
+    trips [before, after] (None without the tool) and the OtherLoad of the last attempt."""
+    for attempt in range(ROUND_ATTEMPTS):
+        if quiet_wait > 0:
+            wait_quiet(quiet_wait)
+            before = place.wait_shared(quiet_wait)
+        else:
+            before = place.probe()
+        other = OtherLoad()
+        result = run()
+        after = place.probe()
+        if quiet_wait > 0 and attempt + 1 < ROUND_ATTEMPTS and (place.split(before) or place.split(after)):
+            log("  %s: the CPUs moved apart during the runs (%.0f ns round trip, %.0f at best): again"
+                % (what, max(before or 0, after or 0), place.best or 0))
+            continue
+        return result, [before, after], other
+
+
+def split_count(trips, best):
+    """Rounds whose round trip before or after exceeded Placement.SPLIT x best (None: no tool)."""
+    if not best:
+        return None
+    return sum(1 for pair in trips if any(x is not None and x > Placement.SPLIT * best for x in pair))
+
+
 def busy_note(other_cpus, cpus):
     """Other work on a quarter of a CPU or more competes with the runs; with as many threads as
     CPUs, one descheduled worker stalls the whole inference."""
@@ -417,27 +449,36 @@ def weighted(samples):
     return round(sum(v * dt for v, dt in samples) / total, 2)
 
 
-def measure(a, label, model, threads):
+def measure(a, label, model, threads, place):
     fresh = model not in PICKED
     target, note = pick_target(a, label, model, threads)
     if note and fresh:
         log("compare: NOTE: " + note)
     runs = {"nnzc": [], "ort": []}
     busy = []  # (CPUs other processes kept busy, seconds) per round, waits left out
+    trips = []  # the CPUs' round trips before and after each round (Placement)
     for r in range(a.rounds):
         # Alternate who goes first, so that neither side always runs right after the other.
         order = ("nnzc", "ort") if r % 2 == 0 else ("ort", "nnzc")
-        if a.quiet_wait > 0:
-            wait_quiet(a.quiet_wait)
-        other = OtherLoad()
+
+        def one_round():
+            got = {}
+            for who in order:
+                argv = nnzc_argv(a, model, target, threads, a.iters) if who == "nnzc" else ort_argv(a, model, threads)
+                status, out, err = run_cmd(argv, a.timeout)
+                got[who] = parse_bench_json("%s on %s" % ("nnzc bench" if who == "nnzc" else "ort_bench", label),
+                                            out, err, status)
+            return got
+
+        got, trip, other = placed_round(place, a.quiet_wait, one_round,
+                                        "%-12s threads %d  round %d/%d" % (label, threads, r + 1, a.rounds))
         for who in order:
-            argv = nnzc_argv(a, model, target, threads, a.iters) if who == "nnzc" else ort_argv(a, model, threads)
-            status, out, err = run_cmd(argv, a.timeout)
-            runs[who].append(parse_bench_json("%s on %s" % ("nnzc bench" if who == "nnzc" else "ort_bench", label),
-                                              out, err, status))
+            runs[who].append(got[who])
         busy.append((other.cpus(), time.monotonic() - other.t0))
-        log("  %-12s threads %d  round %d/%d: nnzc %9.3f ms   ORT %9.3f ms" % (
-            label, threads, r + 1, a.rounds, runs["nnzc"][-1]["median_ms"], runs["ort"][-1]["median_ms"]))
+        trips.append(trip)
+        log("  %-12s threads %d  round %d/%d: nnzc %9.3f ms   ORT %9.3f ms%s" % (
+            label, threads, r + 1, a.rounds, got["nnzc"]["median_ms"], got["ort"]["median_ms"],
+            "   (round trip %.0f/%.0f ns)" % tuple(trip) if None not in trip else ""))
     nm = [x["median_ms"] for x in runs["nnzc"]]
     om = [x["median_ms"] for x in runs["ort"]]
     n_med, o_med = statistics.median(nm), statistics.median(om)
@@ -452,6 +493,7 @@ def measure(a, label, model, threads):
         "note": note,
         "other_cpus_busy": weighted(busy),
         "other_cpus_busy_per_round": [b for b, _ in busy],
+        "core_round_trip_ns": trips,
         "measured_s": sum(dt for _, dt in busy),
         "nnzc_medians_ms": nm,
         "ort_medians_ms": om,
@@ -472,11 +514,11 @@ def fmt_ms(x):
 
 def table(rows):
     head = ["model", "threads", "nnzc target", "nnzc ms", "nnzc range", "ORT ms", "ORT range", "nnzc/ORT",
-            "other load"]
+            "other load", "split rounds"]
     body = []
     for r in rows:
         if "error" in r:
-            body.append([r["model"], str(r["threads"]), "-", "-", "-", "-", "-", "FAILED", "-"])
+            body.append([r["model"], str(r["threads"]), "-", "-", "-", "-", "-", "FAILED", "-", "-"])
             continue
         tgt = r["nnzc_target"]
         if r["nnzc_threads"] != r["threads"]:
@@ -489,6 +531,7 @@ def table(rows):
             "%s-%s" % (fmt_ms(min(r["ort_medians_ms"])), fmt_ms(max(r["ort_medians_ms"]))),
             "%.2f" % r["ratio"] if r["ratio"] is not None else "-",
             "-" if r["other_cpus_busy"] is None else "%.2f CPU" % r["other_cpus_busy"],
+            "-" if r.get("split_rounds") is None else "%d/%d" % (r["split_rounds"], len(r["core_round_trip_ns"])),
         ])
     w = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
@@ -559,10 +602,13 @@ def main(argv):
 
     rows = []
     t0 = time.time()
+    place = Placement(a.nnzc, a.timeout)
+    if a.quiet_wait > 0:
+        place.settle()
     for label, model in models:
         for threads in a.threads:
             try:
-                rows.append(measure(a, label, model, threads))
+                rows.append(measure(a, label, model, threads, place))
             except BenchError as e:
                 print("compare: error: %s" % e, file=sys.stderr)
                 rows.append({"model": label, "path": rel(model), "threads": threads, "error": str(e)})
@@ -570,6 +616,10 @@ def main(argv):
     # Over the measuring only (waits for a quiet machine left out), like the rows.
     facts["other_cpus_busy"] = weighted([(r["other_cpus_busy"], r["measured_s"]) for r in rows if "error" not in r])
     facts["wall_s"] = round(time.time() - t0, 1)
+    facts["core_round_trip_best_ns"] = place.best
+    for r in rows:
+        if "error" not in r:
+            r["split_rounds"] = split_count(r["core_round_trip_ns"], place.best)
 
     log("")
     log("nnzc vs ONNX Runtime %s: median of %d per-run medians (%d timed iterations each); "

@@ -168,13 +168,10 @@ def check(a, info):
     return res
 
 
-ATTEMPTS = 3  # runs of a point in one round, when the CPUs moved apart during them (--quiet-wait)
-
-
 def measure(a, infos, place):
     """Whole-network rounds; returns {(model, point): {side: [run JSON, ...]}}, load samples,
     errors, and per round the CPUs' round trips before and after its runs (place, a
-    C.Placement)."""
+    C.Placement; C.placed_round waits for them and reruns a round they split)."""
     sides = ["ort"] + [c for c, _ in variants(a)]
     flags = dict(variants(a))
     runs = {k: {s: [] for s in sides} for k in infos}
@@ -184,17 +181,10 @@ def measure(a, infos, place):
     for m in a.models:
         for r in range(a.rounds):
             for i, p in enumerate(a.points):
-                info = infos[(m, p)]
-                model = os.path.join(info["dir"], "model.onnx")
+                model = os.path.join(infos[(m, p)]["dir"], "model.onnx")
                 k = (r + i) % len(sides)   # rotate who goes first, run to run
-                for attempt in range(ATTEMPTS):
-                    before = None
-                    if a.quiet_wait > 0:
-                        C.wait_quiet(a.quiet_wait)
-                        before = place.wait_shared(a.quiet_wait)
-                    else:
-                        before = place.probe()
-                    other = C.OtherLoad()
+
+                def one_round():
                     got, failed = {}, []
                     for s in sides[k:] + sides[:k]:
                         argv = ort_argv(a, model, a.iters) if s == "ort" else nnzc_bench_argv(a, model, flags[s], a.iters)
@@ -203,14 +193,10 @@ def measure(a, infos, place):
                             got[s] = C.parse_bench_json("%s on %s %s" % (s, m, p), out, err, status)
                         except C.BenchError as e:
                             failed.append(str(e))
-                    after = place.probe()
-                    # All sides of a round run with the CPUs where they were at its start: a move in
-                    # between would compare one placement with another.
-                    if a.quiet_wait > 0 and attempt + 1 < ATTEMPTS and (place.split(before) or place.split(after)):
-                        log("  %-12s %-18s round %d/%d: the CPUs moved apart during the runs (%.0f ns round trip, "
-                            "%.0f at best): again" % (m, p, r + 1, a.rounds, after or 0, place.best or 0))
-                        continue
-                    break
+                    return got, failed
+
+                (got, failed), trip, other = C.placed_round(place, a.quiet_wait, one_round, "%-12s %-18s round %d/%d"
+                                                            % (m, p, r + 1, a.rounds))
                 for s in sides:
                     if s in got:
                         runs[(m, p)][s].append(got[s])
@@ -219,10 +205,10 @@ def measure(a, infos, place):
                     print("sweep: error: %s" % e, file=sys.stderr)
                     errors.setdefault((m, p), []).append(e)
                 busy[(m, p)].append((other.cpus(), time.monotonic() - other.t0))
-                trips[(m, p)].append([before, after])
+                trips[(m, p)].append(trip)
                 log("  %-12s %-18s round %d/%d: %s%s" % (m, p, r + 1, a.rounds, "   ".join(
                     "%s %8.3f ms" % (s, got[s]["median_ms"]) if s in got else "%s   FAILED" % s for s in sides),
-                    "   (round trip %.0f/%.0f ns)" % (before, after) if before and after else ""))
+                    "   (round trip %.0f/%.0f ns)" % tuple(trip) if None not in trip else ""))
     return runs, busy, errors, trips
 
 
@@ -353,10 +339,8 @@ def summarise(a, infos, runs, busy, trips, best_trip, checks, layers, errors):
                 r["other_cpus_busy"] = C.weighted(busy[(m, p)])
                 r["measured_s"] = sum(dt for _, dt in busy[(m, p)])
                 r["core_round_trip_ns"] = trips[(m, p)]
-                if best_trip:
-                    # judged against the smallest round trip of the whole sweep
-                    r["split_rounds"] = sum(1 for b, e in trips[(m, p)]
-                                            if any(x is not None and x > C.Placement.SPLIT * best_trip for x in (b, e)))
+                # judged against the smallest round trip of the whole sweep
+                r["split_rounds"] = C.split_count(trips[(m, p)], best_trip)
                 if r.get("nnzc_ms") and r.get("ort_ms"):
                     r["vs_ort"] = r["ort_ms"] / r["nnzc_ms"]
                     r["vs_dense"] = r["nnzc_dense_ms"] / r["nnzc_ms"] if r.get("nnzc_dense_ms") else None
