@@ -69,6 +69,13 @@
  * partial sums (a store and a reload per micro-tile) cost more than B's reads from L2 (1x1
  * 14x14 at density 0.1: 24 -> 64 took 37 -> 44 GMAC/s). */
 #define SP_MIN_NNZ_PER_BLOCK 64.0
+/* The same for the entries of a pattern group when the product is one tile (7x7 maps): its 15
+ * pattern loops per group and k-block then run a few entries each (6 at 2048 -> 512, density
+ * 0.29), and their exits cost more than B's reads from L2. 1 thread, by hand: 2048 -> 512 at
+ * density 0.29 0.338 -> 0.286 ms, 512 -> 2048 0.338 -> 0.275, unchanged at density 0.45;
+ * ResNet-50 1:4 about -3.5%, 90% -1%. Products of several tiles (14x14 and up) got slower
+ * (1024 -> 256 on 14x14: 0.211 -> 0.240 ms) and keep SP_MIN_NNZ_PER_BLOCK. */
+#define SP_PAT_MIN_ENTRIES_ONE_TILE 256.0
 #define SP_MAX_NV 4
 #define SP_MICRO_NV (SP_MAX_NV + 1) /* with a folded tail vector (SpPlan.fold) */
 #define SP_MAX_SETS 4
@@ -398,10 +405,14 @@ static void plan_kblocks(SpPlan *p, const GemmSpec *s, double density)
 	int64_t kc = (int64_t)(SP_L1_BYTES / row_bytes);
 	if (kc < 1)
 		kc = 1;
-	if (p->pat) /* per column of a group: an entry */
+	double min_per_block = SP_MIN_NNZ_PER_BLOCK;
+	if (p->pat) { /* per column of a group: an entry */
 		density = 1.0 - pow(1.0 - density, p->r);
-	if (density > 0 && (double)kc * density < SP_MIN_NNZ_PER_BLOCK)
-		kc = (int64_t)(SP_MIN_NNZ_PER_BLOCK / density);
+		if (p->batch * p->ntiles == 1)
+			min_per_block = SP_PAT_MIN_ENTRIES_ONE_TILE;
+	}
+	if (density > 0 && (double)kc * density < min_per_block)
+		kc = (int64_t)(min_per_block / density);
 	if (kc > k)
 		kc = k;
 	int64_t unit = 1, max_rows = k;
