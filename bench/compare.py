@@ -359,6 +359,15 @@ class Placement:
 ROUND_ATTEMPTS = 3  # runs of one round at most, when the CPUs moved apart during it
 
 
+def wait_fair(place, quiet_wait):
+    """With quiet_wait > 0, waits up to that long for a quiet machine and then for the CPUs to be
+    together; returns the CPUs' round trip now (None without the tool)."""
+    if quiet_wait <= 0:
+        return place.probe()
+    wait_quiet(quiet_wait)
+    return place.wait_shared(quiet_wait)
+
+
 def placed_round(place, quiet_wait, run, what):
     """One round of measurements, run(), with every side measured while the CPUs were where they
     were at its start. With quiet_wait > 0: waits first for a quiet machine and for the CPUs to be
@@ -366,11 +375,7 @@ def placed_round(place, quiet_wait, run, what):
     apart during it; otherwise only records where they were. Returns run()'s result, the round
     trips [before, after] (None without the tool) and the OtherLoad of the last attempt."""
     for attempt in range(ROUND_ATTEMPTS):
-        if quiet_wait > 0:
-            wait_quiet(quiet_wait)
-            before = place.wait_shared(quiet_wait)
-        else:
-            before = place.probe()
+        before = wait_fair(place, quiet_wait)
         other = OtherLoad()
         result = run()
         after = place.probe()

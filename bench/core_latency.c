@@ -93,7 +93,10 @@ static double round_trip(int a, int b, long trips)
 int main(int argc, char **argv)
 {
 	long trips = 100000;
-	if (argc > 2 || (argc == 2 && ((trips = strtol(argv[1], NULL, 10)) < 1 || trips > 100000000))) {
+	char *end = NULL;
+	if (argc == 2)
+		trips = strtol(argv[1], &end, 10);
+	if (argc > 2 || (argc == 2 && (*end != '\0' || trips < 1 || trips > 100000000))) {
 		fprintf(stderr, "usage: bench_core_latency [ROUND_TRIPS (1..1e8)]\n");
 		return 2;
 	}

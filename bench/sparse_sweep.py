@@ -627,9 +627,7 @@ def main(argv):
                     if a.layer_points != ["all"] and p not in a.layer_points and \
                             not (p == LAYER_POINT.get(m) and "target" in a.layer_points):
                         continue
-                    if a.quiet_wait > 0:
-                        C.wait_quiet(a.quiet_wait)
-                        place.wait_shared(a.quiet_wait)
+                    C.wait_fair(place, a.quiet_wait)
                     try:
                         layers[(m, p)] = per_layer(a, infos[(m, p)])
                         for e in layers[(m, p)]["errors"]:
