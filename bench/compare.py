@@ -297,100 +297,141 @@ def wait_quiet(limit_s):
 
 
 class Placement:
-    """Where the virtual CPUs sit: the largest round trip of a cache line between two of them
-    (build/bin/bench_core_latency, next to nnzc; bench/core_latency.c says why). A host may move
-    a guest's CPUs apart, onto core complexes with separate L3s, for seconds or minutes; nothing
-    in /proc shows it, but every multi-threaded run slows (ResNet-50 90% on 2 threads: nnzc 7.8
-    -> 10.5 ms, ORT 18.2 -> 19.5-20). A round trip more than SPLIT times the smallest one seen
-    in this run counts as split. Without the tool, probe() returns None and nothing waits."""
+    """Whether the virtual CPUs can all run at full speed, together: build/bin/bench_core_latency
+    (next to nnzc; bench/core_latency.c says why) measures the largest round trip of a cache line
+    between two of them and the time per iteration of a fixed loop run on all of them at once. A
+    host may move a guest's CPUs apart, onto core complexes with separate L3s, for seconds or
+    minutes (ResNet-50 90% on 2 threads: nnzc 7.8 -> 10.5 ms, ORT 18.2 -> 19.5-20), or slow one
+    down for seconds (MobileNetV2 80% on 2 threads: nnzc 0.96 -> 1.9 ms, ORT 1.6 -> 2.5); nothing
+    in /proc shows either. A probe is unfair when its round trip is more than SPLIT times the
+    smallest seen in this run (the CPUs are apart) or its slowest CPU's loop more than SLOW times
+    the fastest seen (a CPU is slowed). Without the tool, probe() returns None and nothing
+    waits."""
 
     SPLIT = 2.0
+    SLOW = 1.25
 
     def __init__(self, nnzc, timeout):
         tool = os.path.join(os.path.dirname(os.path.abspath(nnzc)), "bench_core_latency")
         self.tool = tool if os.access(tool, os.X_OK) else None
         self.timeout = timeout
-        self.best = None
+        self.best = None       # smallest round trip seen (ns)
+        self.best_loop = None  # fastest slowest-CPU loop seen (ns per iteration)
 
     def probe(self):
-        """The round trip now (ns), or None without the tool or when it fails."""
+        """{"round_trip_ns", "cpu_loop_ns"} now (the loop None from a tool without it), or None
+        without the tool or when it fails."""
         if self.tool is None:
             return None
         try:
             status, out, _ = run_cmd([self.tool, "20000"], self.timeout)
-            ns = json.loads(last_line(out))["max_round_trip_ns"] if status == 0 else None
-        except (BenchError, ValueError, KeyError, TypeError):
+            got = json.loads(last_line(out)) if status == 0 else None
+            pr = {"round_trip_ns": got["max_round_trip_ns"], "cpu_loop_ns": got.get("max_cpu_loop_ns")} if got else None
+        except (BenchError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if ns and (self.best is None or ns < self.best):
-            self.best = ns
-        return ns
+        if pr is None or not pr["round_trip_ns"]:
+            return None
+        if self.best is None or pr["round_trip_ns"] < self.best:
+            self.best = pr["round_trip_ns"]
+        if pr["cpu_loop_ns"] and (self.best_loop is None or pr["cpu_loop_ns"] < self.best_loop):
+            self.best_loop = pr["cpu_loop_ns"]
+        return pr
 
-    def split(self, ns):
-        return ns is not None and self.best is not None and ns > self.SPLIT * self.best
+    def why_unfair(self, pr):
+        """What is wrong with probe pr ("" when nothing, or no probe)."""
+        return unfair_why(pr and pr["round_trip_ns"], pr and pr["cpu_loop_ns"], self.best, self.best_loop)
 
     def settle(self, probes=5):
         """A baseline before measuring: a few probes a second apart (a run that starts split
-        would otherwise take the split round trip as the smallest)."""
+        or slowed would otherwise take that as the best)."""
         for i in range(probes if self.tool else 0):
             if i:
                 time.sleep(1)
             self.probe()
 
-    def wait_shared(self, limit_s):
-        """Probes every 2 s, up to limit_s, until the CPUs are not split; returns the last
-        round trip (None without the tool)."""
+    def wait_fair(self, limit_s):
+        """Probes every 2 s, up to limit_s, until the CPUs are together and at full speed;
+        returns the last probe (None without the tool)."""
         start = time.monotonic()
         told = False
         while True:
-            ns = self.probe()
-            if not self.split(ns):
-                return ns
+            pr = self.probe()
+            why = self.why_unfair(pr)
+            if not why:
+                return pr
             if time.monotonic() - start >= limit_s:
-                log("compare: the CPUs stayed apart (a %.0f ns round trip, %.0f at best); measuring anyway"
-                    % (ns, self.best))
-                return ns
+                log("compare: %s all along; measuring anyway" % why)
+                return pr
             if not told:
-                log("compare: the CPUs are apart (a %.0f ns round trip, %.0f at best): waiting up to %g s"
-                    % (ns, self.best, limit_s))
+                log("compare: %s: waiting up to %g s" % (why, limit_s))
                 told = True
             time.sleep(2)
 
 
-ROUND_ATTEMPTS = 3  # runs of one round at most, when the CPUs moved apart during it
+def unfair_why(round_trip, loop, best, best_loop):
+    """Why a probe (its round trip and slowest loop, either None) is unfair against the bests;
+    "" when it is not."""
+    why = []
+    if round_trip is not None and best and round_trip > Placement.SPLIT * best:
+        why.append("the CPUs are apart (a %.0f ns round trip, %.0f at best)" % (round_trip, best))
+    if loop is not None and best_loop and loop > Placement.SLOW * best_loop:
+        why.append("a CPU is slowed (%.3f ns per loop iteration, %.3f at best)" % (loop, best_loop))
+    return " and ".join(why)
+
+
+ROUND_ATTEMPTS = 3  # runs of one round at most, when the CPUs moved apart or slowed during it
 
 
 def wait_fair(place, quiet_wait):
     """With quiet_wait > 0, waits up to that long for a quiet machine and then for the CPUs to be
-    together; returns the CPUs' round trip now (None without the tool)."""
+    together and at full speed; returns a probe now (None without the tool)."""
     if quiet_wait <= 0:
         return place.probe()
     wait_quiet(quiet_wait)
-    return place.wait_shared(quiet_wait)
+    return place.wait_fair(quiet_wait)
 
 
 def placed_round(place, quiet_wait, run, what):
-    """One round of measurements, run(), with every side measured while the CPUs were where they
-    were at its start. With quiet_wait > 0: waits first for a quiet machine and for the CPUs to be
-    together (Placement), and runs the round again, ROUND_ATTEMPTS times at most, when they moved
-    apart during it; otherwise only records where they were. Returns run()'s result, the round
-    trips [before, after] (None without the tool) and the OtherLoad of the last attempt."""
+    """One round of measurements, run(), with every side measured in the conditions of its start.
+    With quiet_wait > 0: waits first for a quiet machine and for the CPUs to be together and at
+    full speed (Placement), and runs the round again, ROUND_ATTEMPTS times at most, when they moved
+    apart or one slowed during it; otherwise only records the probes. Returns run()'s result, the
+    probes [before, after] (None without the tool) and the OtherLoad of the last attempt."""
     for attempt in range(ROUND_ATTEMPTS):
         before = wait_fair(place, quiet_wait)
         other = OtherLoad()
         result = run()
         after = place.probe()
-        if quiet_wait > 0 and attempt + 1 < ROUND_ATTEMPTS and (place.split(before) or place.split(after)):
-            log("  %s: the CPUs moved apart during the runs (%.0f ns round trip, %.0f at best): again"
-                % (what, max(before or 0, after or 0), place.best or 0))
+        why = place.why_unfair(before) or place.why_unfair(after)
+        if quiet_wait > 0 and attempt + 1 < ROUND_ATTEMPTS and why:
+            log("  %s: %s during the runs: again" % (what, why))
             continue
         return result, [before, after], other
 
 
-def split_count(trips, best):
-    """Rounds whose round trip before or after exceeded Placement.SPLIT x best (None: no tool)."""
+def probe_fields(probes):
+    """[round trip before, after] and [slowest loop before, after] of a round's probes."""
+    return ([p and p["round_trip_ns"] for p in probes], [p and p["cpu_loop_ns"] for p in probes])
+
+
+def probe_note(probes):
+    """The round's probes for a progress line ("" without the tool)."""
+    trips, loops = probe_fields(probes)
+    if None in trips:
+        return ""
+    return "   (round trip %.0f/%.0f ns%s)" % (trips[0], trips[1], "" if None in loops else
+                                            ", loop %.3f/%.3f ns" % tuple(loops))
+
+
+def unfair_count(trips, loops, best, best_loop):
+    """Rounds with a probe before or after that was unfair against the run's bests (round trips
+    and loops per round, [before, after]; loops may be missing, from an older run); None without
+    the tool."""
     if not best:
         return None
-    return sum(1 for pair in trips if any(x is not None and x > Placement.SPLIT * best for x in pair))
+    loops = loops or [[None, None]] * len(trips)
+    return sum(1 for tp, lp in zip(trips, loops)
+               if any(unfair_why(t, l, best, best_loop) for t, l in zip(tp, lp)))
 
 
 def busy_note(other_cpus, cpus):
@@ -461,7 +502,7 @@ def measure(a, label, model, threads, place):
         log("compare: NOTE: " + note)
     runs = {"nnzc": [], "ort": []}
     busy = []  # (CPUs other processes kept busy, seconds) per round, waits left out
-    trips = []  # the CPUs' round trips before and after each round (Placement)
+    trips, loops = [], []  # the CPUs' round trips and slowest loops before and after each round (Placement)
     for r in range(a.rounds):
         # Alternate who goes first, so that neither side always runs right after the other.
         order = ("nnzc", "ort") if r % 2 == 0 else ("ort", "nnzc")
@@ -475,15 +516,16 @@ def measure(a, label, model, threads, place):
                                             out, err, status)
             return got
 
-        got, trip, other = placed_round(place, a.quiet_wait, one_round,
-                                        "%-12s threads %d  round %d/%d" % (label, threads, r + 1, a.rounds))
+        got, probes, other = placed_round(place, a.quiet_wait, one_round,
+                                          "%-12s threads %d  round %d/%d" % (label, threads, r + 1, a.rounds))
         for who in order:
             runs[who].append(got[who])
         busy.append((other.cpus(), time.monotonic() - other.t0))
+        trip, loop = probe_fields(probes)
         trips.append(trip)
+        loops.append(loop)
         log("  %-12s threads %d  round %d/%d: nnzc %9.3f ms   ORT %9.3f ms%s" % (
-            label, threads, r + 1, a.rounds, got["nnzc"]["median_ms"], got["ort"]["median_ms"],
-            "   (round trip %.0f/%.0f ns)" % tuple(trip) if None not in trip else ""))
+            label, threads, r + 1, a.rounds, got["nnzc"]["median_ms"], got["ort"]["median_ms"], probe_note(probes)))
     nm = [x["median_ms"] for x in runs["nnzc"]]
     om = [x["median_ms"] for x in runs["ort"]]
     n_med, o_med = statistics.median(nm), statistics.median(om)
@@ -499,6 +541,7 @@ def measure(a, label, model, threads, place):
         "other_cpus_busy": weighted(busy),
         "other_cpus_busy_per_round": [b for b, _ in busy],
         "core_round_trip_ns": trips,
+        "cpu_loop_ns": loops,
         "measured_s": sum(dt for _, dt in busy),
         "nnzc_medians_ms": nm,
         "ort_medians_ms": om,
@@ -519,7 +562,7 @@ def fmt_ms(x):
 
 def table(rows):
     head = ["model", "threads", "nnzc target", "nnzc ms", "nnzc range", "ORT ms", "ORT range", "nnzc/ORT",
-            "other load", "split rounds"]
+            "other load", "unfair rounds"]
     body = []
     for r in rows:
         if "error" in r:
@@ -536,7 +579,7 @@ def table(rows):
             "%s-%s" % (fmt_ms(min(r["ort_medians_ms"])), fmt_ms(max(r["ort_medians_ms"]))),
             "%.2f" % r["ratio"] if r["ratio"] is not None else "-",
             "-" if r["other_cpus_busy"] is None else "%.2f CPU" % r["other_cpus_busy"],
-            "-" if r.get("split_rounds") is None else "%d/%d" % (r["split_rounds"], len(r["core_round_trip_ns"])),
+            "-" if r.get("unfair_rounds") is None else "%d/%d" % (r["unfair_rounds"], len(r["core_round_trip_ns"])),
         ])
     w = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
@@ -622,9 +665,10 @@ def main(argv):
     facts["other_cpus_busy"] = weighted([(r["other_cpus_busy"], r["measured_s"]) for r in rows if "error" not in r])
     facts["wall_s"] = round(time.time() - t0, 1)
     facts["core_round_trip_best_ns"] = place.best
+    facts["cpu_loop_best_ns"] = place.best_loop
     for r in rows:
         if "error" not in r:
-            r["split_rounds"] = split_count(r["core_round_trip_ns"], place.best)
+            r["unfair_rounds"] = unfair_count(r["core_round_trip_ns"], r["cpu_loop_ns"], place.best, place.best_loop)
 
     log("")
     log("nnzc vs ONNX Runtime %s: median of %d per-run medians (%d timed iterations each); "

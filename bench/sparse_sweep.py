@@ -19,11 +19,12 @@ Steps:
      (the cost model's choice, --kernels auto), N timed iterations each, the order of the three
      rotating from one run to the next; the table gives the median of the R per-run medians.
      Around each point's round, build/bin/bench_core_latency (next to nnzc) measures how far
-     apart the CPUs are (bench/core_latency.c: a virtual machine's host moves them apart at
-     times, unseen in /proc, and every 2-thread run slows). With --quiet-wait S the sweep waits,
-     up to S seconds, for other processes to go quiet and for the CPUs to be together again,
-     and runs a round again (at most 3 times) when they moved apart during it; the column
-     `split rounds` counts the rounds that were measured apart all the same.
+     apart the CPUs are and how fast each runs a fixed loop while all run it (bench/core_latency.c:
+     a virtual machine's host moves them apart, or slows one down, at times, unseen in /proc, and
+     every 2-thread run slows). With --quiet-wait S the sweep waits, up to S seconds, for other
+     processes to go quiet and for the CPUs to be together and at full speed again, and runs a
+     round again (at most 3 times) when they moved apart or one slowed during it; the column
+     `unfair rounds` counts the rounds that were measured so all the same.
   4. Per layer (unless --no-per-layer): one more run per side for the --layer-points (default:
      the dense model and the issue's target point), ORT with its profiler (ort_bench.js
      --per-node), nnzc with `nnzc bench --per-layer` (the "layers" array of its last line);
@@ -170,13 +171,14 @@ def check(a, info):
 
 def measure(a, infos, place):
     """Whole-network rounds; returns {(model, point): {side: [run JSON, ...]}}, load samples,
-    errors, and per round the CPUs' round trips before and after its runs (place, a
-    C.Placement; C.placed_round waits for them and reruns a round they split)."""
+    errors, and per round the CPUs' round trips and slowest loops before and after its runs
+    (place, a C.Placement; C.placed_round waits for fair CPUs and reruns an unfair round)."""
     sides = ["ort"] + [c for c, _ in variants(a)]
     flags = dict(variants(a))
     runs = {k: {s: [] for s in sides} for k in infos}
     busy = {k: [] for k in infos}
     trips = {k: [] for k in infos}
+    loops = {k: [] for k in infos}
     errors = {}
     for m in a.models:
         for r in range(a.rounds):
@@ -195,8 +197,8 @@ def measure(a, infos, place):
                             failed.append(str(e))
                     return got, failed
 
-                (got, failed), trip, other = C.placed_round(place, a.quiet_wait, one_round, "%-12s %-18s round %d/%d"
-                                                            % (m, p, r + 1, a.rounds))
+                (got, failed), probes, other = C.placed_round(place, a.quiet_wait, one_round, "%-12s %-18s round %d/%d"
+                                                              % (m, p, r + 1, a.rounds))
                 for s in sides:
                     if s in got:
                         runs[(m, p)][s].append(got[s])
@@ -205,11 +207,13 @@ def measure(a, infos, place):
                     print("sweep: error: %s" % e, file=sys.stderr)
                     errors.setdefault((m, p), []).append(e)
                 busy[(m, p)].append((other.cpus(), time.monotonic() - other.t0))
+                trip, loop = C.probe_fields(probes)
                 trips[(m, p)].append(trip)
+                loops[(m, p)].append(loop)
                 log("  %-12s %-18s round %d/%d: %s%s" % (m, p, r + 1, a.rounds, "   ".join(
                     "%s %8.3f ms" % (s, got[s]["median_ms"]) if s in got else "%s   FAILED" % s for s in sides),
-                    "   (round trip %.0f/%.0f ns)" % tuple(trip) if None not in trip else ""))
-    return runs, busy, errors, trips
+                    C.probe_note(probes)))
+    return runs, busy, errors, trips, loops
 
 
 def parse_per_layer(text):
@@ -318,7 +322,7 @@ def per_layer(a, info):
 
 # ---------------------------------------------------------------- results
 
-def summarise(a, infos, runs, busy, trips, best_trip, checks, layers, errors):
+def summarise(a, infos, runs, busy, trips, loops, best_trip, best_loop, checks, layers, errors):
     rows = []
     for m in a.models:
         for p in a.points:
@@ -339,8 +343,9 @@ def summarise(a, infos, runs, busy, trips, best_trip, checks, layers, errors):
                 r["other_cpus_busy"] = C.weighted(busy[(m, p)])
                 r["measured_s"] = sum(dt for _, dt in busy[(m, p)])
                 r["core_round_trip_ns"] = trips[(m, p)]
-                # judged against the smallest round trip of the whole sweep
-                r["split_rounds"] = C.split_count(trips[(m, p)], best_trip)
+                r["cpu_loop_ns"] = loops[(m, p)]
+                # judged against the bests of the whole sweep
+                r["unfair_rounds"] = C.unfair_count(trips[(m, p)], loops[(m, p)], best_trip, best_loop)
                 if r.get("nnzc_ms") and r.get("ort_ms"):
                     r["vs_ort"] = r["ort_ms"] / r["nnzc_ms"]
                     r["vs_dense"] = r["nnzc_dense_ms"] / r["nnzc_ms"] if r.get("nnzc_dense_ms") else None
@@ -360,9 +365,14 @@ def ms(r, side):
     return "FAILED" if side + "_runs" in r else "-"
 
 
+def unfair(r):
+    """A row's unfair rounds (None: not probed); an older sweep's JSON has split rounds only."""
+    return r.get("unfair_rounds", r.get("split_rounds"))
+
+
 def table(rows):
     head = ["model", "point", "density", "ideal 1/d", "ideal MACs", "ORT ms", "nnzc dense ms", "nnzc ms",
-            "vs ORT", "vs nnzc dense", "check", "other load", "split rounds"]
+            "vs ORT", "vs nnzc dense", "check", "other load", "unfair rounds"]
     body = []
     for r in rows:
         chk = r.get("check") or {}
@@ -372,7 +382,7 @@ def table(rows):
             fmt(r.get("vs_ort"), "%.2fx"), fmt(r.get("vs_dense"), "%.2fx"),
             ("ok" if all(chk.values()) else "FAIL") if chk else "-",
             "-" if r.get("other_cpus_busy") is None else "%.2f CPU" % r["other_cpus_busy"],
-            "-" if r.get("split_rounds") is None else "%d/%d" % (r["split_rounds"], len(r["core_round_trip_ns"])),
+            "-" if unfair(r) is None else "%d/%d" % (unfair(r), len(r["core_round_trip_ns"])),
         ])
     w = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
@@ -458,11 +468,13 @@ def docs_section(res, svgs, doc):
            "non-zeros of the pruned scope (every conv but the first); `ideal 1/d` its inverse; `ideal MACs`: "
            "dense / non-zero multiply-adds of every Conv and Gemm, the speedup if every zero were skipped for "
            "free and nothing else cost anything. `check`: `nnzc run --target cpu --test-data` against the "
-           "reference interpreter on the same model (rtol 1e-3). `split rounds`: rounds in which the CPUs were "
-           "apart (a cache line's round trip between them more than twice the sweep's smallest, %s ns; "
-           "bench/core_latency.c says why it matters); with --quiet-wait the sweep waits for them to be "
-           "together and reruns such a round." % (cfg["threads"], cfg["rounds"], cfg["iters"],
-                                                   fmt(mach.get("core_round_trip_best_ns"), "%.0f")), ""]
+           "reference interpreter on the same model (rtol 1e-3). `unfair rounds`: rounds in which the CPUs were "
+           "apart (a cache line's round trip between them more than twice the sweep's smallest, %s ns) or one "
+           "was slowed (the slowest CPU's time per iteration of a loop run on all at once more than %g times "
+           "the sweep's best, %s ns); bench/core_latency.c says why it matters. With --quiet-wait the sweep "
+           "waits for the CPUs to be together and at full speed and reruns such a round." % (
+               cfg["threads"], cfg["rounds"], cfg["iters"], fmt(mach.get("core_round_trip_best_ns"), "%.0f"),
+               C.Placement.SLOW, fmt(mach.get("cpu_loop_best_ns"), "%.3f")), ""]
     out = out[:2] + [wrap(t) if t else t for t in out[2:]]
     for n in res.get("notes", []):
         out += [wrap("Note: " + n), ""]
@@ -619,7 +631,7 @@ def main(argv):
         place = C.Placement(a.nnzc, a.timeout)
         if a.quiet_wait > 0:
             place.settle()
-        runs, busy, errors, trips = measure(a, infos, place)
+        runs, busy, errors, trips, loops = measure(a, infos, place)
         layers = {}
         if not a.no_per_layer:
             for m in a.models:
@@ -642,8 +654,9 @@ def main(argv):
         print("sweep: error: %s" % e, file=sys.stderr)
         return 1
     facts["loadavg_end"] = C.loadavg()
-    rows = summarise(a, infos, runs, busy, trips, place.best, checks, layers, errors)
+    rows = summarise(a, infos, runs, busy, trips, loops, place.best, place.best_loop, checks, layers, errors)
     facts["core_round_trip_best_ns"] = place.best
+    facts["cpu_loop_best_ns"] = place.best_loop
     facts["other_cpus_busy"] = C.weighted([(r["other_cpus_busy"], r["measured_s"]) for r in rows])
     facts["wall_s"] = round(time.time() - t0, 1)
     failed = [r for r in rows if r["check"] and not all(r["check"].values())]
