@@ -39,7 +39,8 @@
  * Everything about the weights is compile-time data in one int32 table (a CgData item, so
  * nodes of one shape share their code): the chunks, the groups in chunk order (chunks balanced
  * by non-zero count: a group's outputs are independent, so any group may go to any chunk), per
- * group and k-block the range of its entries, and the entries (offset, r values). A k-block is
+ * group and k-block the range of its entries, and the entries (offset, r values), chunk by chunk
+ * and within a chunk k-block by k-block, in the order the kernel reads them. A k-block is
  * the part of the reduction whose panel rows fit the stack budget; partial sums wait in C
  * between k-blocks, as in gemm.c.
  *
@@ -543,7 +544,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 	p->iterations = p->batch * p->ntiles * p->nchunks;
 	p->t_perm = p->nchunks + 1;
 	p->t_bounds = p->t_perm + p->ngroups;
-	p->t_ents = p->t_bounds + p->nblk * p->ngroups * (p->nkb * p->npat + 1);
+	p->t_ents = p->t_bounds + p->nblk * p->ngroups * p->nkb * (p->npat + 1);
 	return 0;
 }
 
@@ -563,87 +564,108 @@ static int32_t entry_offset(const SpPlan *p, int64_t col, int64_t k_stride)
 	return (int32_t)(p->padded ? padded_offset(p, col) : col * k_stride);
 }
 
-/* Rows and blocks: the entries of every group in chunk order (offset, then the values of the
- * group's r rows, which share their columns); bounds in entries, nkb + 1 per (block, group). */
-static void row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
+/* Rows and blocks: per block, chunk and k-block, the entries of the chunk's groups in chunk order
+ * (offset, then the values of the group's r rows, which share their columns); bounds in entries,
+ * a start and an end per (block, group, k-block). A chunk's entries of one k-block are thus one
+ * run of memory, which every micro-tile column of the k-block reads from start to end: the
+ * prefetches ahead of the entry in use and the hardware's stream prefetchers fetch what the
+ * next groups read next, where group-major runs (a group's k-blocks one after the other) put
+ * the group's later k-blocks there, and each group's run of the k-block began with misses.
+ * -1 when out of memory. */
+static int row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
 {
 	int r = p->r;
+	int64_t *cur = calloc((size_t)p->ngroups + 1, sizeof *cur); /* each group's next non-zero */
+	if (cur == NULL)
+		return -1;
 	int64_t e = 0;
-	for (int64_t q = 0; q < p->nblk; q++)
-		for (int64_t gi = 0; gi < p->ngroups; gi++) {
-			int64_t g = t[p->t_perm + gi];
-			int64_t row = q * s->m + g * r;
-			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb + 1);
-			int64_t kb = 0;
-			bd[0] = (int32_t)e;
-			for (int64_t i = a->row_ptr[row]; i < a->row_ptr[row + 1]; i++) {
-				int64_t col = a->col[i];
-				while (kb + 1 < p->nkb && col >= (kb + 1) * p->kc)
-					bd[++kb] = (int32_t)e;
-				int32_t *w = t + p->t_ents + e * (1 + r);
-				w[0] = entry_offset(p, col, k_stride);
-				for (int j = 0; j < r; j++) {
-					/* row + j has the same columns: its i-th entry is this column's */
-					float v = a->val[a->row_ptr[row + j] + (i - a->row_ptr[row])];
-					memcpy(&w[1 + j], &v, sizeof v);
+	for (int64_t q = 0; q < p->nblk; q++) {
+		for (int64_t g = 0; g < p->ngroups; g++)
+			cur[g] = a->row_ptr[q * s->m + g * r];
+		for (int64_t c = 0; c < p->nchunks; c++)
+			for (int64_t kb = 0; kb < p->nkb; kb++) {
+				int64_t c1 = (kb + 1) * p->kc;
+				for (int64_t gi = t[c]; gi < t[c + 1]; gi++) {
+					int64_t g = t[p->t_perm + gi];
+					int64_t row = q * s->m + g * r;
+					int32_t *bd = t + p->t_bounds + ((q * p->ngroups + g) * p->nkb + kb) * 2;
+					bd[0] = (int32_t)e;
+					for (; cur[g] < a->row_ptr[row + 1] && (kb + 1 == p->nkb || a->col[cur[g]] < c1); cur[g]++) {
+						int64_t i = cur[g];
+						int32_t *w = t + p->t_ents + e * (1 + r);
+						w[0] = entry_offset(p, a->col[i], k_stride);
+						for (int j = 0; j < r; j++) {
+							/* row + j has the same columns: its i-th entry is this column's */
+							float v = a->val[a->row_ptr[row + j] + (i - a->row_ptr[row])];
+							memcpy(&w[1 + j], &v, sizeof v);
+						}
+						e++;
+					}
+					bd[1] = (int32_t)e;
 				}
-				e++;
 			}
-			while (kb < p->nkb)
-				bd[++kb] = (int32_t)e;
-		}
+	}
+	free(cur);
+	return 0;
 }
 
-/* Patterns: the entries of every group in chunk order, per k-block pattern by pattern (pattern
- * P: the columns where exactly the rows of bit set P have non-zeros, ascending), each entry the
- * B offset then the values of P's rows in row order; the bounds are word offsets from t_ents,
- * nkb * npat + 1 per (block, group). -1 when out of memory. */
+/* Patterns: per block, chunk and k-block, the entries of the chunk's groups in chunk order (as
+ * row_entries, and why), each group's pattern by pattern (pattern P: the columns where exactly
+ * the rows of bit set P have non-zeros, ascending), each entry the B offset then the values of
+ * P's rows in row order; the bounds are word offsets from t_ents, npat + 1 per (block, group,
+ * k-block): where each pattern starts, and where the last ends. -1 when out of memory. */
 static int pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
 {
 	int r = p->r;
 	int64_t cols = a->cols > 0 ? a->cols : 1;
 	unsigned char *mask = calloc((size_t)cols, 1);
 	float *vals = calloc((size_t)cols * (size_t)r, sizeof *vals);
-	if (mask == NULL || vals == NULL) {
+	int64_t *cur = calloc((size_t)p->ngroups * (size_t)r + 1, sizeof *cur); /* each row's next non-zero */
+	if (mask == NULL || vals == NULL || cur == NULL) {
 		free(mask);
 		free(vals);
+		free(cur);
 		return -1;
 	}
 	int64_t w = 0;
-	for (int64_t q = 0; q < p->nblk; q++)
-		for (int64_t gi = 0; gi < p->ngroups; gi++) {
-			int64_t g = t[p->t_perm + gi];
-			int64_t row = q * s->m + g * r;
+	for (int64_t q = 0; q < p->nblk; q++) {
+		for (int64_t g = 0; g < p->ngroups; g++)
 			for (int j = 0; j < r; j++)
-				for (int64_t i = a->row_ptr[row + j]; i < a->row_ptr[row + j + 1]; i++) {
-					mask[a->col[i]] |= (unsigned char)(1u << j);
-					vals[(int64_t)a->col[i] * r + j] = a->val[i];
-				}
-			int32_t *bd = t + p->t_bounds + (q * p->ngroups + g) * (p->nkb * p->npat + 1);
+				cur[g * r + j] = a->row_ptr[q * s->m + g * r + j];
+		for (int64_t c = 0; c < p->nchunks; c++)
 			for (int64_t kb = 0; kb < p->nkb; kb++) {
-				int64_t c1 = (kb + 1) * p->kc < s->k ? (kb + 1) * p->kc : s->k;
-				for (int pt = 1; pt <= p->npat; pt++) {
-					bd[kb * p->npat + pt - 1] = (int32_t)w;
-					for (int64_t col = kb * p->kc; col < c1; col++) {
-						if (mask[col] != pt)
-							continue;
-						int32_t *e = t + p->t_ents + w;
-						e[0] = entry_offset(p, col, k_stride);
-						int n = 1;
-						for (int j = 0; j < r; j++)
-							if ((pt >> j) & 1)
-								memcpy(&e[n++], &vals[col * r + j], sizeof(float));
-						w += n;
+				int64_t c0 = kb * p->kc, c1 = (kb + 1) * p->kc < s->k ? (kb + 1) * p->kc : s->k;
+				for (int64_t gi = t[c]; gi < t[c + 1]; gi++) {
+					int64_t g = t[p->t_perm + gi];
+					int64_t row = q * s->m + g * r;
+					for (int j = 0; j < r; j++)
+						for (int64_t *i = &cur[g * r + j]; *i < a->row_ptr[row + j + 1] && a->col[*i] < c1; (*i)++) {
+							mask[a->col[*i]] |= (unsigned char)(1u << j);
+							vals[(int64_t)a->col[*i] * r + j] = a->val[*i];
+						}
+					int32_t *bd = t + p->t_bounds + ((q * p->ngroups + g) * p->nkb + kb) * (p->npat + 1);
+					for (int pt = 1; pt <= p->npat; pt++) {
+						bd[pt - 1] = (int32_t)w;
+						for (int64_t col = c0; col < c1; col++) {
+							if (mask[col] != pt)
+								continue;
+							int32_t *e = t + p->t_ents + w;
+							e[0] = entry_offset(p, col, k_stride);
+							int n = 1;
+							for (int j = 0; j < r; j++)
+								if ((pt >> j) & 1)
+									memcpy(&e[n++], &vals[col * r + j], sizeof(float));
+							w += n;
+						}
 					}
+					bd[p->npat] = (int32_t)w;
+					memset(mask + c0, 0, (size_t)(c1 - c0));
 				}
 			}
-			bd[p->nkb * p->npat] = (int32_t)w;
-			for (int j = 0; j < r; j++)
-				for (int64_t i = a->row_ptr[row + j]; i < a->row_ptr[row + j + 1]; i++)
-					mask[a->col[i]] = 0;
-		}
+	}
 	free(mask);
 	free(vals);
+	free(cur);
 	return 0;
 }
 
@@ -703,13 +725,9 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 				t[p->t_perm + at++] = (int32_t)g;
 	}
 	t[p->nchunks] = (int32_t)at;
-	/* entries, group by group in chunk order (a chunk's entries are one stream: a thread reads
-	 * no cache line of another's); bounds per (block, group, k-block) */
-	int rc = 0;
-	if (p->pat)
-		rc = pattern_entries(p, s, a, t, k_stride);
-	else
-		row_entries(p, s, a, t, k_stride);
+	/* entries, chunk by chunk (a chunk's entries are one stream: a thread reads no cache line of
+	 * another's); bounds per (block, group, k-block) */
+	int rc = p->pat ? pattern_entries(p, s, a, t, k_stride) : row_entries(p, s, a, t, k_stride);
 	free(work);
 	free(load);
 	free(owner);
@@ -998,8 +1016,8 @@ static void groups_of_column(SpCtx *z, LLVMValueRef g_lo, LLVMValueRef g_hi, int
 	Loop gl;
 	LLVMValueRef gi = cg_for(cg, &gl, g_lo, g_hi, 1, "g");
 	LLVMValueRef g = word(z, add_i64(cg, gi, cg_i64(cg, p->t_perm)));
-	LLVMValueRef bd = add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, z->blk, p->ngroups), g), p->nkb * p->npat + 1),
-				  mul_c(cg, z->kb, p->npat));
+	LLVMValueRef bd = mul_c(cg, add_i64(cg, mul_c(cg, add_i64(cg, mul_c(cg, z->blk, p->ngroups), g), p->nkb), z->kb),
+				p->npat + 1);
 	bd = add_i64(cg, bd, cg_i64(cg, p->t_bounds));
 	micro(z, nv, last_bits, mask_b, mul_c(cg, g, p->r), seg, bj0, bd);
 	cg_for_end(cg, &gl);
