@@ -308,7 +308,9 @@ class Placement:
     the fastest seen (a CPU is slowed). Without the tool, probe() returns None and nothing
     waits."""
 
-    SPLIT = 2.0
+    # Round trips of 56-125 ns are the CPUs together, 340-410 apart; at 2x the best, a run whose
+    # best was 56 ns counted a 118 ns round trip as apart.
+    SPLIT = 2.5
     SLOW = 1.25
 
     def __init__(self, nnzc, timeout):

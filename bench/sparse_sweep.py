@@ -366,7 +366,8 @@ def ms(r, side):
 
 
 def unfair(r):
-    """A row's unfair rounds (None: not probed); an older sweep's JSON has split rounds only."""
+    """A row's unfair rounds (None: not probed; an older sweep's JSON redrawn has them counted
+    again from its round trips, see main)."""
     return r.get("unfair_rounds", r.get("split_rounds"))
 
 
@@ -469,11 +470,11 @@ def docs_section(res, svgs, doc):
            "dense / non-zero multiply-adds of every Conv and Gemm, the speedup if every zero were skipped for "
            "free and nothing else cost anything. `check`: `nnzc run --target cpu --test-data` against the "
            "reference interpreter on the same model (rtol 1e-3). `unfair rounds`: rounds in which the CPUs were "
-           "apart (a cache line's round trip between them more than twice the sweep's smallest, %s ns) or one "
+           "apart (a cache line's round trip between them more than %g times the sweep's smallest, %s ns) or one "
            "was slowed (the slowest CPU's time per iteration of a loop run on all at once more than %g times "
            "the sweep's best, %s ns); bench/core_latency.c says why it matters. With --quiet-wait the sweep "
            "waits for the CPUs to be together and at full speed and reruns such a round." % (
-               cfg["threads"], cfg["rounds"], cfg["iters"], fmt(mach.get("core_round_trip_best_ns"), "%.0f"),
+               cfg["threads"], cfg["rounds"], cfg["iters"], C.Placement.SPLIT, fmt(mach.get("core_round_trip_best_ns"), "%.0f"),
                C.Placement.SLOW, fmt(mach.get("cpu_loop_best_ns"), "%.3f")), ""]
     out = out[:2] + [wrap(t) if t else t for t in out[2:]]
     for n in res.get("notes", []):
@@ -591,6 +592,12 @@ def main(argv):
     if a.from_json:
         with open(a.from_json) as f:
             res = json.load(f)
+        # counted again with this script's thresholds, from the probes the run recorded
+        mach = res.get("machine", {})
+        for r in res.get("results", []):
+            if r.get("core_round_trip_ns") is not None:
+                r["unfair_rounds"] = C.unfair_count(r["core_round_trip_ns"], r.get("cpu_loop_ns"),
+                                                    mach.get("core_round_trip_best_ns"), mach.get("cpu_loop_best_ns"))
         report(res, a)
         return 0
     t0 = time.time()
