@@ -366,9 +366,8 @@ def ms(r, side):
 
 
 def unfair(r):
-    """A row's unfair rounds (None: not probed; an older sweep's JSON redrawn has them counted
-    again from its round trips, see main)."""
-    return r.get("unfair_rounds", r.get("split_rounds"))
+    """A row's unfair rounds (None: not probed; --from-json counts them again, see main)."""
+    return r.get("unfair_rounds")
 
 
 def table(rows):
