@@ -365,11 +365,6 @@ def ms(r, side):
     return "FAILED" if side + "_runs" in r else "-"
 
 
-def unfair(r):
-    """A row's unfair rounds (None: not probed; --from-json counts them again, see main)."""
-    return r.get("unfair_rounds")
-
-
 def table(rows):
     head = ["model", "point", "density", "ideal 1/d", "ideal MACs", "ORT ms", "nnzc dense ms", "nnzc ms",
             "vs ORT", "vs nnzc dense", "check", "other load", "unfair rounds"]
@@ -382,7 +377,7 @@ def table(rows):
             fmt(r.get("vs_ort"), "%.2fx"), fmt(r.get("vs_dense"), "%.2fx"),
             ("ok" if all(chk.values()) else "FAIL") if chk else "-",
             "-" if r.get("other_cpus_busy") is None else "%.2f CPU" % r["other_cpus_busy"],
-            "-" if unfair(r) is None else "%d/%d" % (unfair(r), len(r["core_round_trip_ns"])),
+            "-" if r.get("unfair_rounds") is None else "%d/%d" % (r["unfair_rounds"], len(r["core_round_trip_ns"])),
         ])
     w = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
@@ -645,7 +640,8 @@ def main(argv):
                     if a.layer_points != ["all"] and p not in a.layer_points and \
                             not (p == LAYER_POINT.get(m) and "target" in a.layer_points):
                         continue
-                    C.wait_fair(place, a.quiet_wait)
+                    if a.quiet_wait > 0:  # without it nothing waits, and a probe here records nothing
+                        C.wait_fair(place, a.quiet_wait)
                     try:
                         layers[(m, p)] = per_layer(a, infos[(m, p)])
                         for e in layers[(m, p)]["errors"]:
