@@ -576,8 +576,8 @@ static int32_t entry_offset(const SpPlan *p, int64_t col, int64_t k_stride)
  * one pass lay nkb bound records apart, each a cache line of its own that the first pass missed
  * (2 threads, 4 interleaved pairs each, by hand: ResNet-50 90% -3 to -6%, 2:4 -2%, MobileNetV2
  * 80% unchanged; a chain of 48 2:4 1x1 layers on 14x14, whose tables exceed L3, -2.5 to -3%).
- * -1 when out of memory. */
-static int row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
+ * Returns the words of the table used, -1 when out of memory. */
+static int64_t row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
 {
 	int r = p->r;
 	int64_t *cur = calloc((size_t)p->ngroups + 1, sizeof *cur); /* each group's next non-zero */
@@ -611,16 +611,16 @@ static int row_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int3
 			}
 	}
 	free(cur);
-	return 0;
+	return p->t_ents + e * (1 + r);
 }
 
 /* Patterns: per block, chunk and k-block, the entries of the chunk's groups in chunk order (as
  * row_entries, and why), each group's pattern by pattern (pattern P: the columns where exactly
  * the rows of bit set P have non-zeros, ascending), each entry the B offset then the values of
  * P's rows in row order; the bounds are word offsets from t_ents, npat + 1 per (block, k-block,
- * group in chunk order): where each pattern starts, and where the last ends. -1 when out of
- * memory. */
-static int pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
+ * group in chunk order): where each pattern starts, and where the last ends. Returns the words
+ * of the table used, -1 when out of memory. */
+static int64_t pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, int32_t *t, int64_t k_stride)
 {
 	int r = p->r;
 	int64_t cols = a->cols > 0 ? a->cols : 1;
@@ -672,7 +672,7 @@ static int pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows *a, 
 	free(mask);
 	free(vals);
 	free(cur);
-	return 0;
+	return p->t_ents + w;
 }
 
 /* The int32 table (see the file comment), or NULL when out of memory or too large. */
@@ -733,16 +733,19 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 	t[p->nchunks] = (int32_t)at;
 	/* entries, chunk by chunk (a chunk's entries are one stream: a thread reads no cache line of
 	 * another's); bounds per (block, group, k-block) */
-	int rc = p->pat ? pattern_entries(p, s, a, t, k_stride) : row_entries(p, s, a, t, k_stride);
+	int64_t used = p->pat ? pattern_entries(p, s, a, t, k_stride) : row_entries(p, s, a, t, k_stride);
 	free(work);
 	free(load);
 	free(owner);
-	if (rc < 0) {
+	if (used < 0) {
 		free(t);
 		return NULL;
 	}
-	*bytes = ((size_t)words + 1) * sizeof *t;
-	return t;
+	/* pattern entries hold a non-zero each at most: the table was sized for that, and 2:4 fills
+	 * three quarters of it. The rest would be constant data that nothing reads. */
+	*bytes = ((size_t)used + 1) * sizeof *t;
+	int32_t *fit = realloc(t, *bytes);
+	return fit ? fit : t;
 }
 
 /* ---------------------------------------------------------------- the task */
