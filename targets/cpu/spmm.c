@@ -732,7 +732,7 @@ static int32_t *build_table(const SpPlan *p, const GemmSpec *s, const SpRows *a,
 	}
 	t[p->nchunks] = (int32_t)at;
 	/* entries, chunk by chunk (a chunk's entries are one stream: a thread reads no cache line of
-	 * another's); bounds per (block, group, k-block) */
+	 * another's); bounds per (block, k-block, group in chunk order) */
 	int64_t used = p->pat ? pattern_entries(p, s, a, t, k_stride) : row_entries(p, s, a, t, k_stride);
 	free(work);
 	free(load);
