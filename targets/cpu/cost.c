@@ -43,9 +43,10 @@ const char *const cpu_kernels_help = "auto | dense | sparse | sparse-rows | spar
  * errors were dense 8.0%, sparse-rows 18.5%, sparse-blocks 19.3%, sparse-lanes 15.4%,
  * sparse-patterns 18.0%. Against the constants before (fitted on 2026-11-23 to the kernels before
  * 5e78d7d), 2 threads, 3-4 interleaved pairs per model, by hand: ResNet-50 2:4 -4.2% (layer4's
- * products move from the dense kernel to the pattern groups), 50% -3.6%, 90% -1.5%, 95% -0.8%,
- * 70% and 1:4 within +-1.3%, the 2:4 + 1:4 series +1.8%; MobileNetV2 2:4 -4.4%, 50% -1.8%, 80%
- * -0.7%, 90% +1.0%. Rerun it when a kernel changes and paste its rows here (docs/performance.md). */
+ * products but its last 1x1 ones move from the dense kernel to the pattern groups), 50% -3.6%,
+ * 90% -1.5%, 95% -0.8%, 70% and 1:4 within +-1.3%, the 2:4 + 1:4 series +1.8%; MobileNetV2 2:4
+ * -4.4%, 50% -1.8%, 80% -0.7%, 90% +1.0%. Rerun it when a kernel changes and paste its rows here
+ * (docs/performance.md). */
 static const CpuCostModel defaults = {
 	.source = "defaults",
 	.cpu = "znver5",
