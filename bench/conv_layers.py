@@ -74,17 +74,19 @@ GEMMS = [
 SPARSITY = {"density": None, "nm": None}
 
 
-def sparsify(wt):
-    """Applies --density / --nm to a weight (conv [O, I, kh, kw] or gemm [N, K])."""
-    if SPARSITY["density"] is not None:
-        keep = max(1, int(round(SPARSITY["density"] * wt.size)))
+def sparsify(wt, density=None, nm=None):
+    """A weight (conv [O, I, kh, kw] or gemm [N, K]) pruned to `density` (the largest |w| kept)
+    or to nm = (N, M) along the input channels at each tap (unchanged when they are not a multiple
+    of M); as it is when both are None. --density / --nm (SPARSITY) for this script's layers."""
+    if density is not None:
+        keep = max(1, int(round(density * wt.size)))
         flat = np.abs(wt).ravel()
         order = np.argsort(-flat, kind="stable")
         mask = np.zeros(wt.size, dtype=bool)
         mask[order[:keep]] = True
         return np.where(mask.reshape(wt.shape), wt, 0).astype(np.float32)
-    if SPARSITY["nm"] is not None:
-        n, mm = SPARSITY["nm"]
+    if nm is not None:
+        n, mm = nm
         w4 = wt if wt.ndim == 4 else wt[:, :, None, None]
         if w4.shape[1] % mm:
             return wt
@@ -100,7 +102,7 @@ def sparsify(wt):
 
 def conv_model(c, h, w, m, k, s, p, g):
     rng = np.random.default_rng(0)
-    wt = sparsify((rng.standard_normal((m, c // g, k, k)) * 0.1).astype(np.float32))
+    wt = sparsify((rng.standard_normal((m, c // g, k, k)) * 0.1).astype(np.float32), **SPARSITY)
     b = rng.standard_normal(m).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])
     oh = (h + 2 * p - k) // s + 1
@@ -117,7 +119,7 @@ def conv_model(c, h, w, m, k, s, p, g):
 
 def gemm_model(m, k, n):
     rng = np.random.default_rng(0)
-    wt = sparsify((rng.standard_normal((n, k)) * 0.1).astype(np.float32))
+    wt = sparsify((rng.standard_normal((n, k)) * 0.1).astype(np.float32), **SPARSITY)
     b = rng.standard_normal(n).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])

@@ -29,27 +29,14 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from conv_layers import sparsify
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pruned(rng, m, c, density, nm):
-    """A [m, c, 1, 1] weight: N:M along the input channels (the largest |w| of each M kept), or
-    the largest |w| at `density`, or dense."""
-    w = (rng.standard_normal((m, c)) / np.sqrt(c)).astype(np.float32)
-    if nm is not None:
-        n, mm = nm
-        if c % mm:
-            sys.exit(f"layer_chain: {c} input channels are not a multiple of {mm}")
-        groups = w.reshape(m, c // mm, mm)
-        order = np.argsort(-np.abs(groups), axis=2, kind="stable")
-        keep = np.zeros_like(groups, bool)
-        np.put_along_axis(keep, order[:, :, :n], True, axis=2)
-        w = np.where(keep, groups, 0).reshape(m, c)
-    elif density is not None:
-        kept = max(1, int(round(density * w.size)))
-        cut = np.sort(np.abs(w), axis=None)[w.size - kept]
-        w = np.where(np.abs(w) >= cut, w, 0).astype(np.float32)
-    return w.reshape(m, c, 1, 1)
+    """A random [m, c, 1, 1] weight pruned as conv_layers.py prunes its layers."""
+    return sparsify((rng.standard_normal((m, c, 1, 1)) / np.sqrt(c)).astype(np.float32), density, nm)
 
 
 def chain_model(path, pairs, c, m, h, wd, density, nm):
@@ -99,11 +86,27 @@ def main():
     sp.add_argument("--nm", help="N:M along the input channels (default 2:4 when no --density)")
     ap.add_argument("--nnzc-flag", action="append", default=[], help="one more argument to nnzc bench")
     args = ap.parse_args()
-    c, m = (int(v) for v in args.channels.split(","))
-    h, wd = (int(v) for v in args.map.split(","))
+
+    def two_ints(text, sep, what):
+        try:
+            v = [int(x) for x in text.split(sep)]
+        except ValueError:
+            v = []
+        if len(v) != 2 or min(v) < 1:
+            ap.error(f"{what} {text!r}: expected two positive integers A{sep}B")
+        return v
+
+    c, m = two_ints(args.channels, ",", "--channels")
+    h, wd = two_ints(args.map, ",", "--map")
+    if args.pairs < 1 or args.iters < 1 or args.threads < 1:
+        ap.error("--pairs, --iters and --threads must be at least 1")
+    if args.density is not None and not 0 < args.density <= 1:
+        ap.error(f"--density {args.density}: expected 0 < D <= 1")
     nm = None
     if args.density is None:
-        n, mm = (int(v) for v in (args.nm or "2:4").split(":"))
+        n, mm = two_ints(args.nm or "2:4", ":", "--nm")
+        if n > mm or c % mm or m % mm:
+            ap.error(f"--nm {n}:{mm}: needs N <= M and both channel counts ({c}, {m}) multiples of M")
         nm = (n, mm)
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
