@@ -185,6 +185,12 @@ static const Case cases[] = {
 	{.name = "pw_fold_direct", .nsp = 2, .n = 2, .c = 24, .m = 16, .group = 1, .in = {8, 10}, K1, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pw_fold_28", .nsp = 2, .n = 1, .c = 40, .m = 20, .group = 1, .in = {28, 28}, K1, .bias = true, .density = 0.5},
 	{.name = "pw_few_cols", .nsp = 2, .n = 1, .c = 40, .m = 20, .group = 1, .in = {1, 3}, K1, .bias = true, .density = 0.4},
+	/* whole vectors and one column (patterns: the column as a lane tail): 7x7 = 3 x 16 + 1, with
+	 * k-blocks and a residual; 17 = 16 + 1 with groups of 2 rows; 5x13 = 4 x 16 + 1, 2 images */
+	{.name = "pw_lane_tail_7x7", .nsp = 2, .n = 1, .c = 96, .m = 40, .group = 1, .in = {7, 7}, K1, .bias = true, .act = ACT_RELU, .density = 0.4},
+	{.name = "pw_lane_tail_kblocks", .nsp = 2, .n = 1, .c = 700, .m = 24, .group = 1, .in = {7, 7}, K1, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
+	{.name = "pw_lane_tail_r2", .nsp = 2, .n = 1, .c = 64, .m = 18, .group = 1, .in = {1, 17}, K1, .bias = true, .density = 0.5},
+	{.name = "pw_lane_tail_batch", .nsp = 2, .n = 2, .c = 32, .m = 12, .group = 1, .in = {5, 13}, K1, .residual = true, .pat = P_NM24},
 	/* im2col panels */
 	{.name = "3x3_d05", .nsp = 2, .n = 1, .c = 16, .m = 24, .group = 1, .in = {17, 23}, K3, .bias = true, .density = 0.05},
 	{.name = "3x3_d05_7x7", .nsp = 2, .n = 1, .c = 64, .m = 64, .group = 1, .in = {7, 7}, K3, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.05},
