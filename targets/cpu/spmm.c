@@ -115,7 +115,7 @@
  * channels (made pixel halves, MobileNetV2's 28x28 expansions ran 6-8% slower). Not for 196
  * columns either (128 + 68: one thread would do twice the other's work). MobileNetV2 80%, 2
  * threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
- * 0.012 and 0.020 -> 0.015 ms; ResNet-50 has no such product. */
+ * 0.012 and 0.020 -> 0.015 ms; ResNet-50 2:4 and 90% have no such product (checked by hand). */
 #define SP_TILE_SPREAD 0.1
 /* How much heavier the heaviest chunk may be when the chunks are runs of consecutive groups
  * (contiguous_chunks) than when they are balanced group by group. */
@@ -479,6 +479,12 @@ static int sets_for(int r, int nv, int regs)
 	return sets;
 }
 
+/* Do nt tiles of ns micro-tiles keep within SP_TILE_SPREAD of one width? */
+static bool tiles_balanced(int64_t ns, int64_t nt)
+{
+	return nt <= ns && (double)(ceil_div(ns, nt) * nt - ns) <= SP_TILE_SPREAD * (double)ns;
+}
+
 static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, int vlen, bool padded)
 {
 	memset(p, 0, sizeof *p);
@@ -526,18 +532,14 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 		if (per < 1)
 			per = 1;
 		p->ntiles = ceil_div(ns, per);
-		/* few tiles: an even number of them if they stay within SP_TILE_SPREAD of one width
+		/* few tiles of a reducing product: an even number of them where they stay balanced
 		 * (split_tiles below) */
-		bool reducing = s->k >= s->m;
-		if (reducing && p->batch == 1 && p->ntiles > 1 && p->ntiles <= 4 && p->ntiles % 2 == 1 && ns >= p->ntiles + 1) {
-			int64_t even = p->ntiles + 1, each = ceil_div(ns, even);
-			if ((double)(each * even - ns) <= SP_TILE_SPREAD * (double)ns)
-				p->ntiles = even;
-		}
+		bool splittable = s->k >= s->m && p->batch == 1;
+		if (splittable && p->ntiles > 1 && p->ntiles < 4 && p->ntiles % 2 == 1 && tiles_balanced(ns, p->ntiles + 1))
+			p->ntiles++;
 		p->tw = ceil_div(ns, p->ntiles) * p->nr;
 		p->ntiles = ceil_div(ns * p->nr, p->tw);
-		p->split_tiles = reducing && p->batch == 1 && p->ntiles <= 4 && p->ntiles % 2 == 0 &&
-				 (double)(ceil_div(ns, p->ntiles) * p->ntiles - ns) <= SP_TILE_SPREAD * (double)ns;
+		p->split_tiles = splittable && p->ntiles <= 4 && p->ntiles % 2 == 0 && tiles_balanced(ns, p->ntiles);
 		p->packed = s->b_ks % vlen != 0;
 		for (int i = 0; i < s->nbd; i++)
 			p->packed = p->packed || s->b_bs[i] % vlen != 0;
@@ -712,8 +714,8 @@ static int64_t pattern_entries(const SpPlan *p, const GemmSpec *s, const SpRows 
 
 /* Chunks as runs of consecutive groups, cut where the running work crosses c / nchunks of the
  * total, replace the balanced assignment in owner[] (load[]: its chunks' work) unless their
- * heaviest chunk is SP_RUN_SLACK heavier than its. A thread (the iterations are split in halves,
- * chunk by chunk) then writes one range of output channels, the range the next layer's thread
+ * heaviest chunk is SP_RUN_SLACK heavier than its. A thread (chunk-major iterations are split
+ * between the threads chunk by chunk) then writes one range of output channels, the range the next layer's thread
  * reads where that layer works channel by channel: a depthwise convolution, a residual added in
  * an epilogue. With the balanced assignment's scattered groups half of that read was the other
  * core's. MobileNetV2 80%, 2 threads, by hand: its strided depthwise layers after the
