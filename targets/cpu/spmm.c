@@ -13,8 +13,9 @@
  * Alignment: every B vector load is aligned where that is cheap, as a load crossing two cache
  * lines costs about twice as much (measured: 32 vs 52-64 GMAC/s in a 1x1 product). Direct B
  * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile into an aligned panel;
- * the padded band of a map whose padded width is whole vectors (14x14 + 2) is packed as kw
- * copies, copy j shifted left by j columns, so that tap (kh, j) reads copy j aligned. Panels
+ * the padded band of a map whose padded width is whole vectors (14x14 + 2), or nearly so when
+ * the weight is dense enough to pay for it (28x28 + 2 -> 32, SP_ALIGN_MIN_USES), is packed as
+ * kw copies, copy j shifted left by j columns, so that tap (kh, j) reads copy j aligned. Panels
  * are an odd number of cache lines per row or channel, so that they spread over L1's sets.
  *
  * The kernel. One parallel iteration is (batch product, column tile, chunk of row groups). A
@@ -90,12 +91,22 @@
  * dense kernel beats both anyway. */
 #define SP_PADDED_MAX_DENSITY 0.4
 /* Patterns on small maps take the padded path further, up to this density: at density 0.5 (2:4
- * and random), 3x3 256 channels on 14x14 0.90 -> 0.67 ms, 512 on 7x7 0.89 -> 0.81 ms, but 128 on
- * 28x28 0.64 -> 0.70 ms and 64 on 56x56 0.68 -> 0.69 (1 thread, by hand). Not for a kernel
+ * and random), 3x3 256 channels on 14x14 0.90 -> 0.67 ms, 512 on 7x7 0.89 -> 0.81 ms (1 thread,
+ * by hand), 128 on 28x28 -10% with aligned loads (SP_ALIGN_MIN_USES; 0.64 -> 0.70 ms without),
+ * but 64 on 56x56 +6 to +9% even aligned (2 threads, in ResNet-50 2:4). Not for a kernel
  * smaller than its stride, whose band packs phase planes it never reads: ResNet-50 2:4's 1x1
  * stride-2 512 -> 1024 on 28x28, 0.68 -> 0.54 ms with im2col panels (2 threads, in the network). */
 #define SP_PAT_PADDED_MAX_DENSITY 0.6
 #define SP_PAT_PADDED_MAX_PIXELS 256
+#define SP_PAT_PADDED_ALIGNED_MAX_PIXELS 1024 /* where the band's loads are aligned */
+/* Non-zeros per input channel (each one reads every element of the channel's band once) from
+ * which a padded width of 28x28 or 56x56 maps is rounded up to whole vectors, the band packed
+ * as kw shifted copies so that every tap's loads are aligned. 2 threads, in ResNet-50, by hand:
+ * 3x3 on 28x28 at 2:4 (576 per channel) -10 to -12%, 1:4 -9%; at 90% 26% on 56x56 (150) -5%,
+ * 11% on 28x28 (127) -2%; at 95% 12% on 56x56 (72) -5%, but 3% on 28x28 (34) +21%: there the
+ * copies' packing outweighs the aligned loads. With it the padded path beats im2col panels for
+ * patterns on 28x28 at 2:4 (SP_PAT_PADDED_ALIGNED_MAX_PIXELS), not on 56x56 (+6 to +9%). */
+#define SP_ALIGN_MIN_USES 64.0
 /* Table words ahead of the entry in use that the loops prefetch: the table of a layer is read
  * from memory or L3 in a network (the tables of all layers exceed L3), and the hardware
  * prefetchers fall behind its many short loops (patterns at 2:4, 512 -> 512 1x1 on 14x14, 40
@@ -333,7 +344,18 @@ static int64_t band_stride(const SpPlan *p, int64_t r)
 	return odd_lines((r + p->khe - 1) * p->wp, p->vlen);
 }
 
-static int plan_padded(SpPlan *p, const GemmSpec *s)
+/* Non-zeros of one product per input channel of a convolution (SP_ALIGN_MIN_USES). */
+static double uses_per_input(const GemmSpec *s, const SpRows *a)
+{
+	const Window *w = &s->im2col.win;
+	int64_t ksz = w->kernel[0] * w->kernel[1] * w->kernel[2];
+	int64_t channels = ksz > 0 ? s->k / ksz : 0, products = s->m > 0 ? a->rows / s->m : 0;
+	if (channels < 1 || products < 1)
+		return 0.0;
+	return (double)a->nnz / (double)products / (double)channels;
+}
+
+static int plan_padded(SpPlan *p, const GemmSpec *s, double uses_per_input)
 {
 	const Window *w = &s->im2col.win;
 	int64_t oh = w->out[1], ow = w->out[2];
@@ -351,10 +373,13 @@ static int plan_padded(SpPlan *p, const GemmSpec *s)
 	p->nph = (p->sh < p->kh ? p->sh : p->kh) * p->phw;
 	p->wp = ow + p->kwe - 1; /* stride 1: the padded width */
 	p->ncopy = 1;
-	/* aligned when rounding the padded width up to whole vectors computes at most ~15% more
-	 * columns (not a 7x7 map: 9 -> 16) */
+	/* aligned when rounding the padded width up to whole vectors computes at most 4% more
+	 * columns (14x14 + 2 = 16), or 12.5% (28x28 + 2 -> 32, 56x56 + 2 -> 64) for stride 1
+	 * where each padded input element feeds enough multiply-adds to pay for its kw copies
+	 * (not a 7x7 map: 9 -> 16) */
 	int64_t wa = round_up(p->wp, vlen);
-	if (wa * 25 <= p->wp * 26) {
+	bool wide_ok = p->sw == 1 && uses_per_input >= SP_ALIGN_MIN_USES;
+	if (wa * 25 <= p->wp * 26 || (wide_ok && wa * 8 <= p->wp * 9)) {
 		p->wp = wa;
 		p->ncopy = p->kwe;
 	}
@@ -514,7 +539,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 	switch (s->b_kind) {
 	case GB_IM2COL:
 		if (padded) {
-			if (plan_padded(p, s) < 0)
+			if (plan_padded(p, s, uses_per_input(s, a)) < 0)
 				return -1;
 			break;
 		}
@@ -1407,11 +1432,14 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	/* a kernel smaller than its stride (1x1 stride 2) reads one of the phase planes the band packs */
 	const Window *win = &s->im2col.win;
 	bool all_phases = s->b_kind == GB_IM2COL && win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
-	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
-										   : SP_PADDED_MAX_DENSITY;
-	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
+	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_ALIGNED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
+											   : SP_PADDED_MAX_DENSITY;
+	double cells = (double)a->rows * (double)a->cols;
+	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * cells;
 	if (padded && plan(&p, s, a, r, pat, cg->vlen, true) < 0)
 		padded = false; /* e.g. a band's vectors would cross too many output rows */
+	if (padded && (double)a->nnz > SP_PADDED_MAX_DENSITY * cells && s->n > SP_PAT_PADDED_MAX_PIXELS && p.wp % p.vlen != 0)
+		padded = false; /* that far only with aligned loads */
 	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false) < 0)
 		return 1;
 	size_t bytes;

@@ -238,6 +238,10 @@ static const Case padded_cases[] = {
 	/* padded widths of whole vectors (16): kw copies of the band, shifted, all loads aligned */
 	{.name = "pad_aligned_asym", .nsp = 2, .n = 2, .c = 9, .m = 12, .group = 1, .in = {10, 15}, S1, .k = {3, 3}, .pads = {0, 1, 2, 0}, .bias = true, .residual = true, .density = 0.3},
 	{.name = "pad_aligned_5x5", .nsp = 2, .n = 1, .c = 20, .m = 16, .group = 1, .in = {12, 12}, S1, .k = {5, 5}, .pads = {2, 2, 2, 2}, .bias = true, .act = ACT_RELU, .density = 0.2},
+	/* padded widths rounded up to whole vectors (30 -> 32, 29 -> 32) where each input element
+	 * feeds enough non-zeros (SP_ALIGN_MIN_USES): the right lanes beyond the map dropped */
+	{.name = "pad_aligned_28", .nsp = 2, .n = 1, .c = 12, .m = 32, .group = 1, .in = {28, 28}, K3, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
+	{.name = "pad_aligned_wide_27", .nsp = 2, .n = 2, .c = 8, .m = 40, .group = 1, .in = {9, 27}, K3, .bias = true, .density = 0.35},
 	/* strided: phase planes (one per (kh % sh, kw % sw)), each read at stride 1 */
 	{.name = "pad_s2_3x3", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {14, 14}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pad_s2_aligned", .nsp = 2, .n = 2, .c = 10, .m = 12, .group = 1, .in = {29, 30}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .density = 0.25},
@@ -406,6 +410,18 @@ START_TEST(test_padded_dense_weight)
 }
 END_TEST
 
+/* Pattern groups on a 28x28 map at density 0.5 (2:4's) take the padded path only because its
+ * padded width rounds up to whole vectors (30 -> 32 at 16, 8 and 4 lanes): above
+ * SP_PADDED_MAX_DENSITY and SP_PAT_PADDED_MAX_PIXELS, within SP_PAT_PADDED_ALIGNED_MAX_PIXELS. */
+START_TEST(test_patterns_padded_aligned_28)
+{
+	static const Case half = {.name = "pat_28_half", .nsp = 2, .n = 1, .c = 16, .m = 16, .group = 1, .in = {28, 28}, K3,
+				  .bias = true, .residual = true, .act = ACT_RELU, .density = 0.5};
+	sparse_kind = kind_named("sparse-patterns");
+	check_graph(conv_graph(&half, -1.0), CPU_KERNELS_SPARSE, "spmm_patterns_padded");
+}
+END_TEST
+
 /* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
  * constants a 20x reduction of the multiply-adds must pay on a large layer) */
 START_TEST(test_auto_choice)
@@ -432,6 +448,7 @@ static Suite *suite(void)
 			    2 * (int)(sizeof cases / sizeof cases[0] + sizeof padded_cases / sizeof padded_cases[0]));
 	tcase_add_test(tc, test_padded_fallback);
 	tcase_add_test(tc, test_padded_dense_weight);
+	tcase_add_test(tc, test_patterns_padded_aligned_28);
 	suite_add_tcase(s, tc);
 	return s;
 }
