@@ -344,18 +344,9 @@ static int64_t band_stride(const SpPlan *p, int64_t r)
 	return odd_lines((r + p->khe - 1) * p->wp, p->vlen);
 }
 
-/* Non-zeros of one product per input channel of a convolution (SP_ALIGN_MIN_USES). */
-static double uses_per_input(const GemmSpec *s, const SpRows *a)
-{
-	const Window *w = &s->im2col.win;
-	int64_t ksz = w->kernel[0] * w->kernel[1] * w->kernel[2];
-	int64_t channels = ksz > 0 ? s->k / ksz : 0, products = s->m > 0 ? a->rows / s->m : 0;
-	if (channels < 1 || products < 1)
-		return 0.0;
-	return (double)a->nnz / (double)products / (double)channels;
-}
-
-static int plan_padded(SpPlan *p, const GemmSpec *s, double uses_per_input)
+/* density: the weight's non-zeros over its m x k elements. -1 when the padded path should not
+ * run the product. */
+static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 {
 	const Window *w = &s->im2col.win;
 	int64_t oh = w->out[1], ow = w->out[2];
@@ -378,11 +369,15 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double uses_per_input)
 	 * where each padded input element feeds enough multiply-adds to pay for its kw copies
 	 * (not a 7x7 map: 9 -> 16) */
 	int64_t wa = round_up(p->wp, vlen);
+	double uses_per_input = density * (double)s->m * (double)p->ksz; /* non-zeros per channel */
 	bool wide_ok = p->sw == 1 && uses_per_input >= SP_ALIGN_MIN_USES;
 	if (wa * 25 <= p->wp * 26 || (wide_ok && wa * 8 <= p->wp * 9)) {
 		p->wp = wa;
 		p->ncopy = p->kwe;
 	}
+	/* patterns above SP_PADDED_MAX_DENSITY on maps past SP_PAT_PADDED_MAX_PIXELS: only aligned */
+	if (density > SP_PADDED_MAX_DENSITY && s->n > SP_PAT_PADDED_MAX_PIXELS && p->wp % vlen != 0)
+		return -1;
 	double best_score = -1.0;
 	int64_t best_r = 0;
 	for (int64_t r = 1; r <= oh && r <= SP_MAX_TILE_ROWS; r++) {
@@ -524,6 +519,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 	const Window *win = &s->im2col.win;
 	int64_t flat = (win->out[1] - 1) * (win->in[2] + win->pad_lo[2] + win->pad_hi[2]) + win->out[2];
 	int64_t nvec = ceil_div(padded ? flat : s->n, vlen);
+	double density = (double)a->nnz / ((double)a->rows * (double)(s->k > 0 ? s->k : 1));
 	/* patterns on whole vectors and one column (a 7x7 map: 3 x 16 + 1): the column as a lane
 	 * tail, not a fourth vector */
 	if (pat && !padded && s->b_kind == GB_DIRECT && s->n % vlen == 1 && s->n > vlen && (s->n - 1) / vlen <= SP_MAX_NV)
@@ -539,7 +535,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 	switch (s->b_kind) {
 	case GB_IM2COL:
 		if (padded) {
-			if (plan_padded(p, s, uses_per_input(s, a)) < 0)
+			if (plan_padded(p, s, density) < 0)
 				return -1;
 			break;
 		}
@@ -586,7 +582,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 	default:
 		return -1;
 	}
-	plan_kblocks(p, s, (double)a->nnz / ((double)a->rows * (double)(s->k > 0 ? s->k : 1)));
+	plan_kblocks(p, s, density);
 	p->ngroups = s->m / r;
 	p->nblk = a->rows / s->m;
 	/* chunks: enough iterations for two threads (the chunks are balanced by work); more cost
@@ -1434,12 +1430,9 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	bool all_phases = s->b_kind == GB_IM2COL && win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
 	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_ALIGNED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
 											   : SP_PADDED_MAX_DENSITY;
-	double cells = (double)a->rows * (double)a->cols;
-	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * cells;
+	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
 	if (padded && plan(&p, s, a, r, pat, cg->vlen, true) < 0)
-		padded = false; /* e.g. a band's vectors would cross too many output rows */
-	if (padded && (double)a->nnz > SP_PADDED_MAX_DENSITY * cells && s->n > SP_PAT_PADDED_MAX_PIXELS && p.wp % p.vlen != 0)
-		padded = false; /* that far only with aligned loads */
+		padded = false; /* e.g. a band's vectors would cross too many output rows, or not aligned */
 	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false) < 0)
 		return 1;
 	size_t bytes;
