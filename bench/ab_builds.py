@@ -20,7 +20,8 @@ some rounds; pairs in ABBA order (round 1 A then B, round 2 B then A, ...) with 
 wait before every run spread such drift evenly over both sides.
 
 Each run is `nnzc bench MODEL --target cpu --threads T --iters N [--per-layer]` (default: per
-layer, whose build times every layer inside the network run). Printed:
+layer, whose build times every layer inside the network run; its whole-network times include
+that timing, so judge a whole-network difference with --no-per-layer). Printed:
   - whole network: each side's median of its per-run medians, and the ratio new / base of each
     round's pair with their median (below 1: new is faster);
   - per layer: the layers whose median (over the rounds) differs by more than --threshold
@@ -61,7 +62,7 @@ def layer_times(obj):
     layers = obj.get("layers")
     if not isinstance(layers, list):
         return None
-    return [(e.get("name", "?"), e.get("measured_ms")) for e in layers]
+    return [(e.get("name", "?"), e.get("measured_ms") or 0.0) for e in layers]
 
 
 def per_layer_report(a, runs):
@@ -88,7 +89,10 @@ def per_layer_report(a, runs):
     if not rows:
         log("  (none)")
     sb, sn = sum(med["base"]), sum(med["new"])
-    per_round = [round(sum(ms for _, ms in tn) / sum(ms for _, ms in tb), 3)
+    if sb <= 0:
+        log("  the base side's layers took no measurable time")
+        return None
+    per_round = [round(sum(ms for _, ms in tn) / max(sum(ms for _, ms in tb), 1e-9), 3)
                  for tb, tn in zip(lists["base"], lists["new"])]
     log("  sum of the per-layer medians: base %.4f ms, new %.4f ms, ratio %.3f (per round %s)"
         % (sb, sn, sn / sb, " ".join("%.3f" % r for r in per_round)))
