@@ -141,12 +141,12 @@ def main(argv):
                 runs[side].append(one_run(a, side, place))
             b, n = runs["base"][-1]["median_ms"], runs["new"][-1]["median_ms"]
             log("round %d/%d (%s first): base %.4f ms, new %.4f ms, new/base %.3f"
-                % (rnd + 1, a.rounds, order[0], b, n, n / b))
+                % (rnd + 1, a.rounds, order[0], b, n, n / max(b, 1e-9)))
     except C.BenchError as e:
         log("ab_builds: error: %s" % e)
         return 1
     whole = {s: statistics.median(r["median_ms"] for r in runs[s]) for s in runs}
-    pairs = [n["median_ms"] / b["median_ms"] for b, n in zip(runs["base"], runs["new"])]
+    pairs = [n["median_ms"] / max(b["median_ms"], 1e-9) for b, n in zip(runs["base"], runs["new"])]
     log("whole network: base %.4f ms, new %.4f ms (medians of %d runs); new/base per pair: median %.3f, %.3f-%.3f"
         % (whole["base"], whole["new"], a.rounds, statistics.median(pairs), min(pairs), max(pairs)))
     layers = per_layer_report(a, runs) if a.per_layer else None

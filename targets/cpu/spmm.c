@@ -362,6 +362,15 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 	p->kwe = (p->kw - 1) / p->sw + 1;
 	p->phw = p->sw < p->kw ? p->sw : p->kw;
 	p->nph = (p->sh < p->kh ? p->sh : p->kh) * p->phw;
+	/* up to SP_PADDED_MAX_DENSITY; patterns on maps up to SP_PAT_PADDED_ALIGNED_MAX_PIXELS up to
+	 * SP_PAT_PADDED_MAX_DENSITY (past SP_PAT_PADDED_MAX_PIXELS only aligned, below), unless the
+	 * kernel is smaller than its stride (1x1 stride 2): it reads one of the phase planes the band
+	 * packs */
+	bool all_phases = p->kh >= p->sh && p->kw >= p->sw;
+	double max_density = p->pat && all_phases && s->n <= SP_PAT_PADDED_ALIGNED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
+											      : SP_PADDED_MAX_DENSITY;
+	if (density > max_density)
+		return -1;
 	p->wp = ow + p->kwe - 1; /* stride 1: the padded width */
 	p->ncopy = 1;
 	/* aligned when rounding the padded width up to whole vectors computes at most 4% more
@@ -375,7 +384,7 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 		p->wp = wa;
 		p->ncopy = p->kwe;
 	}
-	/* patterns above SP_PADDED_MAX_DENSITY on maps past SP_PAT_PADDED_MAX_PIXELS: only aligned */
+	/* above SP_PADDED_MAX_DENSITY (patterns) on maps past SP_PAT_PADDED_MAX_PIXELS: only aligned */
 	if (density > SP_PADDED_MAX_DENSITY && s->n > SP_PAT_PADDED_MAX_PIXELS && p->wp % vlen != 0)
 		return -1;
 	double best_score = -1.0;
@@ -1425,14 +1434,9 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	if (s->n == 0)
 		return 0;
 	SpPlan p;
-	/* a kernel smaller than its stride (1x1 stride 2) reads one of the phase planes the band packs */
-	const Window *win = &s->im2col.win;
-	bool all_phases = s->b_kind == GB_IM2COL && win->kernel[1] >= win->stride[1] && win->kernel[2] >= win->stride[2];
-	double max_density = pat && all_phases && s->n <= SP_PAT_PADDED_ALIGNED_MAX_PIXELS ? SP_PAT_PADDED_MAX_DENSITY
-											   : SP_PADDED_MAX_DENSITY;
-	bool padded = padded_ok(cg, s) && (double)a->nnz <= max_density * (double)a->rows * (double)a->cols;
-	if (padded && plan(&p, s, a, r, pat, cg->vlen, true) < 0)
-		padded = false; /* e.g. a band's vectors would cross too many output rows, or not aligned */
+	/* plan_padded says when the padded path should not run (too dense, a band's vectors would
+	 * cross too many output rows, not aligned where it must be) */
+	bool padded = padded_ok(cg, s) && plan(&p, s, a, r, pat, cg->vlen, true) == 0;
 	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false) < 0)
 		return 1;
 	size_t bytes;
