@@ -65,6 +65,7 @@ static bool same(float a, float b)
 /* the interpreter against the cpu target (kernels as given) at three vector widths, 1 and 2
  * threads; `kernel`: a substring the conv node's kernel name must contain, or NULL */
 static bool panels_only; /* CpuOptions.sparse_panels_only of check_graph's compilations */
+static const char *absent_kernel; /* a kernel no layer of check_graph's compilations may run */
 static int sparse_kind;  /* CpuOptions.sparse_kind of them (0: the cheapest sparse kind) */
 
 static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
@@ -92,6 +93,9 @@ static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 				found = found || (rep.layers[l].kernel && strstr(rep.layers[l].kernel, kernel));
 			ck_assert_msg(found, "%s: no layer runs a %s kernel", g->name, kernel);
 		}
+		for (int l = 0; absent_kernel && l < rep.n_layers; l++)
+			ck_assert_msg(!rep.layers[l].kernel || !strstr(rep.layers[l].kernel, absent_kernel),
+				      "%s: layer %d runs a %s kernel", g->name, l, absent_kernel);
 		cpu_report_free(&rep);
 		for (int threads = 1; threads <= 2; threads++) {
 			Tensor got[2];
@@ -243,7 +247,7 @@ static const Case padded_cases[] = {
 	{.name = "pad_aligned_28", .nsp = 2, .n = 1, .c = 12, .m = 32, .group = 1, .in = {28, 28}, K3, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pad_aligned_wide_27", .nsp = 2, .n = 2, .c = 8, .m = 40, .group = 1, .in = {9, 27}, K3, .bias = true, .density = 0.35},
 	/* strided: phase planes (one per (kh % sh, kw % sw)), each read at stride 1 */
-	{.name = "pad_s2_3x3", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {14, 14}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU, .density = 0.3},
+	{.name = "pad_s2_3x3", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {18, 18}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pad_s2_aligned", .nsp = 2, .n = 2, .c = 10, .m = 12, .group = 1, .in = {29, 30}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .density = 0.25},
 	{.name = "pad_s3_5x5_asym", .nsp = 2, .n = 1, .c = 7, .m = 9, .group = 1, .in = {17, 19}, .k = {5, 5}, .stride = {3, 3}, .dil = {1, 1}, .pads = {2, 1, 0, 2}, .bias = true, .density = 0.25},
 	{.name = "pad_s2_1x1_odd", .nsp = 2, .n = 1, .c = 20, .m = 24, .group = 1, .in = {13, 15}, .k = {1, 1}, .stride = {2, 2}, .dil = {1, 1}, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.1},
@@ -422,6 +426,22 @@ START_TEST(test_patterns_padded_aligned_28)
 }
 END_TEST
 
+/* patterns on a strided band of at most SP_PAT_STRIDED_MAX_PIXELS (64) output pixels take the
+ * im2col panels; the sparse rows keep the band */
+START_TEST(test_patterns_strided_small_map)
+{
+	static const Case small = {.name = "pat_s2_7x7", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {14, 14},
+				   .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true,
+				   .act = ACT_RELU, .density = 0.3};
+	sparse_kind = kind_named("sparse-patterns");
+	absent_kernel = "padded";
+	check_graph(conv_graph(&small, -1.0), CPU_KERNELS_SPARSE, "spmm_patterns");
+	absent_kernel = NULL;
+	sparse_kind = rows_kind(&small);
+	check_graph(conv_graph(&small, -1.0), CPU_KERNELS_SPARSE, "spmm_rows_padded");
+}
+END_TEST
+
 /* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
  * constants a 20x reduction of the multiply-adds must pay on a large layer) */
 START_TEST(test_auto_choice)
@@ -449,6 +469,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_padded_fallback);
 	tcase_add_test(tc, test_padded_dense_weight);
 	tcase_add_test(tc, test_patterns_padded_aligned_28);
+	tcase_add_test(tc, test_patterns_strided_small_map);
 	suite_add_tcase(s, tc);
 	return s;
 }
