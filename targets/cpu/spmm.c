@@ -99,7 +99,12 @@
 #define SP_PAT_PADDED_MAX_DENSITY 0.6
 #define SP_PAT_PADDED_MAX_PIXELS 256
 #define SP_PAT_PADDED_ALIGNED_MAX_PIXELS 1024 /* where the band's loads are aligned */
-#define SP_PAT_STRIDED_MAX_PIXELS 64 /* output pixels up to which strided patterns take im2col (plan_padded) */
+/* Output pixels up to which patterns on a strided band take im2col panels instead: ResNet-50's
+ * 3x3 stride-2 512 channels 14x14 -> 7x7, in the network, 1 thread, by hand: 2:4 0.975 -> 0.886
+ * ms, 1:4 0.692 -> 0.639 (2 threads, bench/ab_builds.py: 0.492 -> 0.463, 0.349 -> 0.341). The
+ * sparse rows at density 0.01 (90%, 95%) keep the band (0.088 -> 0.119 with panels), and so do
+ * larger maps (28x28 -> 14x14 at 2:4: 0.78 -> 0.97 with panels). */
+#define SP_PAT_STRIDED_MAX_PIXELS 64
 /* Non-zeros per input channel (each one reads every element of the channel's band once) from
  * which a padded width of 28x28 or 56x56 maps is rounded up to whole vectors, the band packed
  * as kw shifted copies so that every tap's loads are aligned. 2 threads, in ResNet-50, by hand:
@@ -372,11 +377,8 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 											      : SP_PADDED_MAX_DENSITY;
 	if (density > max_density)
 		return -1;
-	/* patterns on a strided band of a small map: im2col panels ran faster (ResNet-50's 3x3
-	 * stride-2 512 channels 14x14 -> 7x7, in the network, 1 thread, by hand: 2:4 0.975 -> 0.886
-	 * ms, 1:4 0.692 -> 0.639), where the sparse rows of 90% and 95% (density 0.01) keep the band
-	 * (0.088 -> 0.119 with panels), and so do larger maps (28x28 -> 14x14: 2:4 0.78 -> 0.97) */
-	if (p->pat && p->nph > 1 && oh * ow <= SP_PAT_STRIDED_MAX_PIXELS)
+	/* patterns on a strided band of a small map: im2col panels (SP_PAT_STRIDED_MAX_PIXELS) */
+	if (p->pat && p->nph > 1 && s->n <= SP_PAT_STRIDED_MAX_PIXELS)
 		return -1;
 	p->wp = ow + p->kwe - 1; /* stride 1: the padded width */
 	p->ncopy = 1;
