@@ -14,8 +14,9 @@
  * lines costs about twice as much (measured: 32 vs 52-64 GMAC/s in a 1x1 product). Direct B
  * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile into an aligned panel;
  * the padded band of a map whose padded width is whole vectors (14x14 + 2), or nearly so when
- * the weight is dense enough to pay for it (28x28 + 2 -> 32, SP_ALIGN_MIN_USES), is packed as
- * kw copies, copy j shifted left by j columns, so that tap (kh, j) reads copy j aligned. Panels
+ * the weight is dense enough to pay for it (28x28 + 2 -> 32, a stride-2 phase plane of 56x56
+ * 29 -> 32; SP_ALIGN_MIN_USES), is packed as kw copies (of each phase plane, strided: kwe of
+ * them), copy j shifted left by j columns, so that every tap reads its copy aligned. Panels
  * are an odd number of cache lines per row or channel, so that they spread over L1's sets.
  *
  * The kernel. One parallel iteration is (batch product, column tile, chunk of row groups). A
@@ -111,7 +112,14 @@
  * 3x3 on 28x28 at 2:4 (576 per channel) -10 to -12%, 1:4 -9%; at 90% 26% on 56x56 (150) -5%,
  * 11% on 28x28 (127) -2%; at 95% 12% on 56x56 (72) -5%, but 3% on 28x28 (34) +21%: there the
  * copies' packing outweighs the aligned loads. With it the padded path beats im2col panels for
- * patterns on 28x28 at 2:4 (SP_PAT_PADDED_ALIGNED_MAX_PIXELS), not on 56x56 (+6 to +9%). */
+ * patterns on 28x28 at 2:4 (SP_PAT_PADDED_ALIGNED_MAX_PIXELS), not on 56x56 (+6 to +9%).
+ * Strided bands too, whose phase planes are a full copy of the input anyway (3x3 stride 2:
+ * 56x56 -> planes 29 wide -> 32, 28x28 -> 15 -> 16, two copies): ResNet-50, 2 threads, in the
+ * network, bench/ab_builds.py, 6 ABBA pairs, on the Intel Xeon guest (docs/sweep-intel; not
+ * measured on Zen 5): 2:4's 128 channels 56x56 -> 28x28 (576 per channel; the alignment lets
+ * it take the band instead of im2col panels) 0.727 -> 0.601 ms, 256 channels 28x28 -> 14x14
+ * (1152) 0.636 -> 0.581, 90%'s 128 channels (127) 0.331 -> 0.302. Below the threshold it did
+ * not pay in the network: 90%'s 256 channels (55 per channel) 0.139 -> 0.162 ms (4 pairs). */
 #define SP_ALIGN_MIN_USES 64.0
 /* Table words ahead of the entry in use that the loops prefetch: the table of a layer is read
  * from memory or L3 in a network (the tables of all layers exceed L3), and the hardware
@@ -380,15 +388,16 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 	/* patterns on a strided band of a small map: im2col panels (SP_PAT_STRIDED_MAX_PIXELS) */
 	if (p->pat && p->nph > 1 && s->n <= SP_PAT_STRIDED_MAX_PIXELS)
 		return -1;
-	p->wp = ow + p->kwe - 1; /* stride 1: the padded width */
+	p->wp = ow + p->kwe - 1; /* the padded width; strided, a phase plane's */
 	p->ncopy = 1;
 	/* aligned when rounding the padded width up to whole vectors computes at most 4% more
-	 * columns (14x14 + 2 = 16), or 12.5% (28x28 + 2 -> 32, 56x56 + 2 -> 64) for stride 1
-	 * where each padded input element feeds enough multiply-adds to pay for its kw copies
-	 * (not a 7x7 map: 9 -> 16) */
+	 * columns (14x14 + 2 = 16), or 12.5% (28x28 + 2 -> 32, 56x56 + 2 -> 64; strided, planes of
+	 * 15 -> 16 and 29 -> 32) where each padded input element feeds enough multiply-adds to pay
+	 * for its kwe copies (not a 7x7 map: 9 -> 16); strided only for a kernel wider than its
+	 * stride, whose taps read a plane at more than one column offset */
 	int64_t wa = round_up(p->wp, vlen);
 	double uses_per_input = density * (double)s->m * (double)p->ksz; /* non-zeros per channel */
-	bool wide_ok = p->sw == 1 && uses_per_input >= SP_ALIGN_MIN_USES;
+	bool wide_ok = (p->sw == 1 || p->kwe > 1) && uses_per_input >= SP_ALIGN_MIN_USES;
 	if (wa * 25 <= p->wp * 26 || (wide_ok && wa * 8 <= p->wp * 9)) {
 		p->wp = wa;
 		p->ncopy = p->kwe;

@@ -426,6 +426,26 @@ START_TEST(test_patterns_padded_aligned_28)
 }
 END_TEST
 
+/* A strided band whose phase planes round up to whole vectors (3x3 stride 2, 56x56 -> 28x28:
+ * planes 29 -> 32 wide at 16, 8 and 4 lanes) where each input element feeds at least
+ * SP_ALIGN_MIN_USES non-zeros (0.5 x 16 x 9 = 72): pattern groups at density 0.5 then take the
+ * padded path (above SP_PADDED_MAX_DENSITY on a map past SP_PAT_PADDED_MAX_PIXELS only an
+ * aligned band may), and the sparse rows read its two shifted copies of every plane. */
+START_TEST(test_padded_aligned_strided)
+{
+	static const Case half = {.name = "pat_s2_56_half", .nsp = 2, .n = 1, .c = 16, .m = 16, .group = 1, .in = {56, 56},
+				  .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true,
+				  .residual = true, .act = ACT_RELU, .density = 0.5};
+	static const Case rows = {.name = "rows_s2_56", .nsp = 2, .n = 1, .c = 16, .m = 32, .group = 1, .in = {56, 56},
+				  .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true,
+				  .act = ACT_RELU, .density = 0.3};
+	sparse_kind = kind_named("sparse-patterns");
+	check_graph(conv_graph(&half, -1.0), CPU_KERNELS_SPARSE, "spmm_patterns_padded");
+	sparse_kind = rows_kind(&rows);
+	check_graph(conv_graph(&rows, -1.0), CPU_KERNELS_SPARSE, "spmm_rows_padded");
+}
+END_TEST
+
 /* patterns on a strided band of at most SP_PAT_STRIDED_MAX_PIXELS (64) output pixels take the
  * im2col panels; the sparse rows keep the band */
 START_TEST(test_patterns_strided_small_map)
@@ -470,6 +490,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_padded_dense_weight);
 	tcase_add_test(tc, test_patterns_padded_aligned_28);
 	tcase_add_test(tc, test_patterns_strided_small_map);
+	tcase_add_test(tc, test_padded_aligned_strided);
 	suite_add_tcase(s, tc);
 	return s;
 }
