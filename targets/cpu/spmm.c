@@ -13,9 +13,9 @@
  * Alignment: every B vector load is aligned where that is cheap, as a load crossing two cache
  * lines costs about twice as much (measured: 32 vs 52-64 GMAC/s in a 1x1 product). Direct B
  * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile into an aligned panel;
- * the padded band of a map whose padded width is whole vectors (14x14 + 2), or nearly so when
- * the weight is dense enough to pay for it (28x28 + 2 -> 32, a stride-2 phase plane of 56x56
- * 29 -> 32; SP_ALIGN_MIN_USES), is packed as kw copies (of each phase plane, strided: kwe of
+ * the padded band of a map whose padded width is whole vectors (14x14 + 2), or nearly so (28x28
+ * + 2 -> 32, a stride-2 phase plane of 56x56 29 -> 32), is packed, when the weight is dense
+ * enough to pay for it (SP_ALIGN_MIN_USES), as kw copies (of each phase plane, strided: kwe of
  * them), copy j shifted left by j columns, so that every tap reads its copy aligned. Panels
  * are an odd number of cache lines per row or channel, so that they spread over L1's sets.
  *
@@ -119,7 +119,10 @@
  * measured on Zen 5): 2:4's 128 channels 56x56 -> 28x28 (576 per channel; the alignment lets
  * it take the band instead of im2col panels) 0.727 -> 0.601 ms, 256 channels 28x28 -> 14x14
  * (1152) 0.636 -> 0.581, 90%'s 128 channels (127) 0.331 -> 0.302. Below the threshold it did
- * not pay in the network: 90%'s 256 channels (55 per channel) 0.139 -> 0.162 ms (4 pairs). */
+ * not pay in the network: 90%'s 256 channels (55 per channel) 0.139 -> 0.162 ms (4 pairs).
+ * A 14x14 band (16 wide, whole vectors) is copied only from here on too: there, at 95% (23 per
+ * channel), one copy instead of three took ResNet-50's five 256-channel 3x3 layers from
+ * 0.049-0.051 to 0.043-0.045 ms each (Intel guest, 6 pairs); at 90% (55) no layer moved by 3%. */
 #define SP_ALIGN_MIN_USES 64.0
 /* Table words ahead of the entry in use that the loops prefetch: the table of a layer is read
  * from memory or L3 in a network (the tables of all layers exceed L3), and the hardware
@@ -390,20 +393,24 @@ static int plan_padded(SpPlan *p, const GemmSpec *s, double density)
 		return -1;
 	p->wp = ow + p->kwe - 1; /* the padded width; strided, a phase plane's */
 	p->ncopy = 1;
-	/* aligned when rounding the padded width up to whole vectors computes at most 4% more
-	 * columns (14x14 + 2 = 16), or 12.5% (28x28 + 2 -> 32, 56x56 + 2 -> 64; strided, planes of
-	 * 15 -> 16 and 29 -> 32) where each padded input element feeds enough multiply-adds to pay
-	 * for its kwe copies (not a 7x7 map: 9 -> 16); strided only for a kernel wider than its
-	 * stride, whose taps read a plane at more than one column offset */
+	/* rows of whole vectors when rounding the padded width up computes at most 4% more columns
+	 * (14x14 + 2 = 16), or 12.5% (28x28 + 2 -> 32, 56x56 + 2 -> 64; strided, planes of 15 -> 16
+	 * and 29 -> 32) where each padded input element feeds enough multiply-adds to pay for its
+	 * kwe copies (not a 7x7 map: 9 -> 16); strided only for a kernel wider than its stride,
+	 * whose taps read a plane at more than one column offset. The copies, which make every
+	 * tap's loads aligned, only there too (SP_ALIGN_MIN_USES): below, a 14x14 band is one copy
+	 * whose first tap column reads aligned */
 	int64_t wa = round_up(p->wp, vlen);
 	double uses_per_input = density * (double)s->m * (double)p->ksz; /* non-zeros per channel */
-	bool wide_ok = (p->sw == 1 || p->kwe > 1) && uses_per_input >= SP_ALIGN_MIN_USES;
-	if (wa * 25 <= p->wp * 26 || (wide_ok && wa * 8 <= p->wp * 9)) {
+	bool copies_pay = uses_per_input >= SP_ALIGN_MIN_USES;
+	if (wa * 25 <= p->wp * 26 || (copies_pay && (p->sw == 1 || p->kwe > 1) && wa * 8 <= p->wp * 9)) {
 		p->wp = wa;
-		p->ncopy = p->kwe;
+		p->ncopy = copies_pay ? p->kwe : 1;
 	}
-	/* above SP_PADDED_MAX_DENSITY (patterns) on maps past SP_PAT_PADDED_MAX_PIXELS: only aligned */
-	if (density > SP_PADDED_MAX_DENSITY && s->n > SP_PAT_PADDED_MAX_PIXELS && p->wp % vlen != 0)
+	/* above SP_PADDED_MAX_DENSITY (patterns) on maps past SP_PAT_PADDED_MAX_PIXELS: only with
+	 * every tap's loads aligned */
+	bool aligned = p->wp % vlen == 0 && p->ncopy == p->kwe;
+	if (density > SP_PADDED_MAX_DENSITY && s->n > SP_PAT_PADDED_MAX_PIXELS && !aligned)
 		return -1;
 	double best_score = -1.0;
 	int64_t best_r = 0;

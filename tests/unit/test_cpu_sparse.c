@@ -239,8 +239,11 @@ static const Case padded_cases[] = {
 	{.name = "pad_bsr2", .nsp = 2, .n = 1, .c = 8, .m = 16, .group = 1, .in = {10, 10}, K3, .bias = true, .pat = P_BSR2, .density = 0.3},
 	{.name = "pad_zero_rows", .nsp = 2, .n = 1, .c = 16, .m = 10, .group = 1, .in = {13, 17}, K3, .bias = true, .pat = P_ZERO_ROWS, .density = 0.3},
 	{.name = "pad_1d", .nsp = 1, .n = 2, .c = 6, .m = 10, .group = 1, .in = {100}, .k = {5}, .stride = {1}, .dil = {1}, .pads = {3, 1}, .bias = true, .density = 0.3},
-	/* padded widths of whole vectors (16): kw copies of the band, shifted, all loads aligned */
-	{.name = "pad_aligned_asym", .nsp = 2, .n = 2, .c = 9, .m = 12, .group = 1, .in = {10, 15}, S1, .k = {3, 3}, .pads = {0, 1, 2, 0}, .bias = true, .residual = true, .density = 0.3},
+	/* padded widths of whole vectors (16) where each input element feeds SP_ALIGN_MIN_USES
+	 * non-zeros (0.3 x 24 x 9 = 65, 0.2 x 16 x 25 = 80): kw copies of the band, shifted, all
+	 * loads aligned; below (0.3 x 8 x 9 = 22), one copy */
+	{.name = "pad_aligned_asym", .nsp = 2, .n = 2, .c = 9, .m = 24, .group = 1, .in = {10, 15}, S1, .k = {3, 3}, .pads = {0, 1, 2, 0}, .bias = true, .residual = true, .density = 0.3},
+	{.name = "pad_aligned_one_copy", .nsp = 2, .n = 1, .c = 12, .m = 8, .group = 1, .in = {14, 14}, K3, .bias = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pad_aligned_5x5", .nsp = 2, .n = 1, .c = 20, .m = 16, .group = 1, .in = {12, 12}, S1, .k = {5, 5}, .pads = {2, 2, 2, 2}, .bias = true, .act = ACT_RELU, .density = 0.2},
 	/* padded widths rounded up to whole vectors (30 -> 32, 29 -> 32) where each input element
 	 * feeds enough non-zeros (SP_ALIGN_MIN_USES): the right lanes beyond the map dropped */
@@ -248,7 +251,7 @@ static const Case padded_cases[] = {
 	{.name = "pad_aligned_wide_27", .nsp = 2, .n = 2, .c = 8, .m = 40, .group = 1, .in = {9, 27}, K3, .bias = true, .density = 0.35},
 	/* strided: phase planes (one per (kh % sh, kw % sw)), each read at stride 1 */
 	{.name = "pad_s2_3x3", .nsp = 2, .n = 1, .c = 12, .m = 16, .group = 1, .in = {18, 18}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU, .density = 0.3},
-	{.name = "pad_s2_aligned", .nsp = 2, .n = 2, .c = 10, .m = 12, .group = 1, .in = {29, 30}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .density = 0.25},
+	{.name = "pad_s2_aligned", .nsp = 2, .n = 2, .c = 10, .m = 30, .group = 1, .in = {29, 30}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true, .density = 0.25},
 	{.name = "pad_s3_5x5_asym", .nsp = 2, .n = 1, .c = 7, .m = 9, .group = 1, .in = {17, 19}, .k = {5, 5}, .stride = {3, 3}, .dil = {1, 1}, .pads = {2, 1, 0, 2}, .bias = true, .density = 0.25},
 	{.name = "pad_s2_1x1_odd", .nsp = 2, .n = 1, .c = 20, .m = 24, .group = 1, .in = {13, 15}, .k = {1, 1}, .stride = {2, 2}, .dil = {1, 1}, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.1},
 	{.name = "pad_s4x2_7x3", .nsp = 2, .n = 1, .c = 6, .m = 8, .group = 1, .in = {30, 21}, .k = {7, 3}, .stride = {4, 2}, .dil = {1, 1}, .pads = {3, 1, 2, 1}, .bias = true, .density = 0.3},
