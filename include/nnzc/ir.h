@@ -776,6 +776,9 @@ typedef struct CpuOptions {
 				   * (cpu_cost_default_path), else the defaults */
 	bool sparse_panels_only;  /* the sparse rows kernel reads im2col panels even where its padded bands
 				   * would (targets/cpu/spmm.c): tests and comparisons of the two; no flag */
+	int dense_vectors;        /* vectors per row of the dense micro-tile on the products gemm.c may widen
+				   * (plan_rows); 0: the cost model's choice (dense-vectors). nnzc calibrate
+				   * and tests; no flag */
 	bool profile;             /* time every node in the entry point (PREFIX_layer_ns, nnzc bench --per-layer);
 				   * off (the default), the code holds no timing at all */
 	struct CpuReport *report; /* if set, cpu_compile fills it (the caller frees it with cpu_report_free) */

@@ -8,10 +8,12 @@
  * emitter actually chose that kind for it (the report's choice; a shape the kind's kernel does
  * not take is skipped), so a sparse kind whose kernels do not exist yet gets no samples and
  * keeps its default constants — rerun calibrate when kernels land. Each kind's constants are
- * then a least-squares fit on relative errors (cpu_cost_fit).
+ * then a least-squares fit on relative errors (cpu_cost_fit). Before them, the dense kernel's
+ * micro-tile width (choose_dense_vectors), which every later measurement then uses.
  *
  * Shapes are the convolutions and products of ResNet-50, MobileNetV2 and a BERT-base layer at
  * batch 1. Timing: medians of each node's time over repeated runs, after two warm-up runs. */
+#include "gemm.h"
 #include "sparse.h"
 
 #include <errno.h>
@@ -203,9 +205,10 @@ static int cmp_double(const void *a, const void *b)
 #define MAX_ITERS 200
 
 /* One (kind, density) measurement: for every node the emitter ran with `kind`, a sample of its
- * product terms and median seconds. Returns the samples added, -1 on error. */
+ * product terms and median seconds; dense products with `dense_vectors` (CpuOptions). Returns
+ * the samples added, -1 on error. */
 static int measure(const CpuCalibrateOptions *o, const int *which, int n_which, const CalRow *row, double density,
-		   double (*terms)[CT_COUNT], double *secs, int cap, int *vlen, Diag *d)
+		   int dense_vectors, double (*terms)[CT_COUNT], double *secs, int cap, int *vlen, Diag *d)
 {
 	CpuKernelKind kind = row->kind;
 	Graph *g = build_graph(which, n_which, density, row->block, d);
@@ -214,7 +217,7 @@ static int measure(const CpuCalibrateOptions *o, const int *which, int n_which, 
 	CpuReport rep = {0};
 	CpuOptions co = {.cpu = o->cpu, .opt_level = 3, .profile = true, .report = &rep, .cost_model = "defaults",
 			 .kernels = kind == CK_DENSE ? CPU_KERNELS_DENSE : CPU_KERNELS_SPARSE,
-			 .sparse_kind = kind == CK_DENSE ? 0 : (int)kind};
+			 .sparse_kind = kind == CK_DENSE ? 0 : (int)kind, .dense_vectors = dense_vectors};
 	CpuModel *m = cpu_load(g, &co, d);
 	Tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in), *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
 	double *ns = calloc((size_t)MAX_ITERS * (size_t)(g->n_nodes + 1), sizeof *ns);
@@ -283,6 +286,56 @@ out:
 	return added;
 }
 
+/* The dense micro-tile's width where gemm.c may widen it (plan_rows, the cost file's
+ * dense-vectors): the table's convolutions that it widens, compiled dense with 2 and with 3
+ * vectors and run on two threads, the case gemm.c's planner splits the work for (the difference
+ * shows there: on the Intel guest of plan_rows' figures, all shapes of the table, 3 vectors took
+ * 1.4% less in total on one thread, 1-8% less on two; the 9 widened ones 2-8% less on two).
+ * DENSE_WIDE_ROUNDS pairs of runs (one with --quick); 3 when the median of the pairs' total
+ * ratios (3 / 2) is at most 1 - DENSE_WIDE_GAIN. Returns 2 or 3, -1 on error. */
+#define DENSE_WIDE_ROUNDS 5
+#define DENSE_WIDE_GAIN 0.02
+static int choose_dense_vectors(const CpuCalibrateOptions *o, const int *which, int n_which, int *vlen, Diag *d)
+{
+	static double terms[N_SHAPES][CT_COUNT], secs[N_SHAPES];
+	const CalRow *dense = &table[0]; /* the table's first row */
+	/* only the convolutions gemm.c widens, so that the others' noise does not hide the
+	 * difference: maps from 14x14 up (the products of smaller ones are transposed, emit_conv.c) */
+	int wide[N_SHAPES], n_wide = 0;
+	for (int i = 0; i < n_which; i++) {
+		const CalShape *c = &shapes[which[i]];
+		if (!c->gemm && c->hw / c->stride >= 14 && c->cout >= GEMM_WIDE_MIN_M &&
+		    c->cin * c->kernel * c->kernel >= GEMM_WIDE_MIN_K)
+			wide[n_wide++] = which[i];
+	}
+	if (n_wide == 0)
+		return 2;
+	CpuCalibrateOptions two = *o;
+	two.threads = 2;
+	int rounds = o->quick ? 1 : DENSE_WIDE_ROUNDS;
+	double ratio[DENSE_WIDE_ROUNDS];
+	for (int round = 0; round < rounds; round++) {
+		double total[2] = {0, 0};
+		for (int i = 0; i < 2; i++) {
+			/* alternate which goes first, so that a drift of the machine favours neither */
+			int nv = (round + i) % 2 ? 3 : 2;
+			int got = measure(&two, wide, n_wide, dense, 1.0, nv, terms, secs, N_SHAPES, vlen, d);
+			if (got < 0)
+				return -1;
+			for (int j = 0; j < got; j++)
+				total[nv - 2] += secs[j];
+		}
+		ratio[round] = total[0] > 0 ? total[1] / total[0] : 1.0;
+	}
+	qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
+	double median = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+	int nv = median <= 1.0 - DENSE_WIDE_GAIN ? 3 : 2;
+	if (o->log)
+		fprintf(o->log, "dense micro-tile: 3 vectors / 2 vectors, %d shapes on two threads: median %.3f of %d "
+				"(%.3f-%.3f): %d vectors\n", n_wide, median, rounds, ratio[0], ratio[rounds - 1], nv);
+	return nv;
+}
+
 /* mkdir -p of the folder holding path */
 static int make_parent(const char *path, Diag *d)
 {
@@ -325,13 +378,16 @@ int cpu_calibrate(const CpuCalibrateOptions *o, Diag *d)
 	enum { CAP = 5 * N_SHAPES };
 	static double terms[CAP][CT_COUNT], secs[CAP];
 	double t_start = now_s();
+	if ((model.dense_vectors = choose_dense_vectors(o, which, n_which, &model.vlen, d)) < 0)
+		goto done;
 	for (size_t r = 0; r < sizeof table / sizeof table[0]; r++) {
 		const CalRow *row = &table[r];
 		int n = 0;
 		int n_density = o->quick ? 2 : row->n_density;
 		for (int di = 0; di < n_density; di++) {
 			double density = o->quick ? quick_density[di] : row->density[di];
-			int got = measure(o, which, n_which, row, density, terms + n, secs + n, CAP - n, &model.vlen, d);
+			int got = measure(o, which, n_which, row, density, model.dense_vectors, terms + n, secs + n, CAP - n,
+					  &model.vlen, d);
 			if (got < 0)
 				goto done;
 			n += got;

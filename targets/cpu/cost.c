@@ -160,7 +160,7 @@ int cpu_cost_parse(const char *name, const char *text, size_t len, CpuCostModel 
 	if (memchr(text, '\0', len))
 		return bad(d, name, 0, "holds a NUL byte: not a cost file", NULL);
 	bool seen_header = false, seen_cpu = false, seen_features = false, seen_vlen = false, seen_threads = false;
-	bool seen_terms = false;
+	bool seen_terms = false, seen_dense_vectors = false;
 	int line = 0;
 	size_t at = 0;
 	while (at < len) {
@@ -211,6 +211,10 @@ int cpu_cost_parse(const char *name, const char *text, size_t len, CpuCostModel 
 			if (seen_threads || !parse_int_word(word(&p, w, sizeof w), 1, 1024, &m->threads))
 				return bad(d, name, line, "a bad or repeated threads line (1..1024)", NULL);
 			seen_threads = true;
+		} else if (strcmp(key, "dense-vectors") == 0) {
+			if (seen_dense_vectors || !parse_int_word(word(&p, w, sizeof w), 2, 3, &m->dense_vectors))
+				return bad(d, name, line, "a bad or repeated dense-vectors line (2 or 3)", NULL);
+			seen_dense_vectors = true;
 		} else if (strcmp(key, "terms") == 0) {
 			/* the terms of this nnzc, in order: a file of another version must be recalibrated */
 			for (int t = 0; t < CT_COUNT; t++)
@@ -267,7 +271,10 @@ int cpu_cost_write(const CpuCostModel *m, FILE *f)
 		m->vlen, m->threads);
 	for (int t = 0; t < CT_COUNT; t++)
 		fprintf(f, " %s", cpu_cost_term_name[t]);
-	fprintf(f, "\n# kind: seconds per unit of each term\n");
+	fprintf(f, "\n");
+	if (m->dense_vectors)
+		fprintf(f, "dense-vectors %d\n", m->dense_vectors);
+	fprintf(f, "# kind: seconds per unit of each term\n");
 	for (int k = 0; k < CK_COUNT; k++) {
 		if (!m->have[k])
 			continue;

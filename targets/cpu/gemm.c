@@ -8,6 +8,7 @@
  * panels, and which lanes of the last vector of a tile are live. The generated task only
  * computes offsets and runs loops. */
 #include "gemm.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -52,10 +53,25 @@ static double lane_use(const GemmPlan *p, int64_t tw)
 	return (double)tw / (double)(full * p->nr + round_up(tail, p->vlen));
 }
 
-static void plan_rows(GemmPlan *p, const GemmSpec *s)
+/* The products whose micro-tile may be widened from 2 vectors to `wide_nv` (the cost model's
+ * dense-vectors, measured per CPU by nnzc calibrate): B the activations, read in place or as
+ * im2col panels, with at least GEMM_WIDE_MIN_K terms and GEMM_WIDE_MIN_M rows (gemm.h). A 9 x 3
+ * tile loads 12 vectors per 27 multiply-adds where 12 x 2 loads 14 per 24, and its columns split
+ * into other tiles and chunks. On an Intel Xeon guest (where loads limit the multiply-adds,
+ * bench/fma_load.c) ResNet-50's 1x1 and 3x3 layers on 56x56 to 14x14 ran 5-15% faster each in
+ * the network (bench/ab_builds.py, 6 ABBA pairs, 2 threads); alone on one thread the table of
+ * nnzc calibrate gained 1.4% in all. Not elsewhere, there: with 64 terms (1x1 64 -> 256 on
+ * 56x56) 7-23% slower; with 32 rows (MobileNetV2's 144 -> 32 on 28x28) 1.6x slower, as 4 blocks
+ * of 8 rows split evenly over two threads and the planner then takes one column tile that both
+ * threads read whole; and the transposed products of 7x7 maps (A = the pixels, B = packed
+ * weights), 3-27% slower with the weights read once more per extra block. */
+static void plan_rows(GemmPlan *p, const GemmSpec *s, int wide_nv)
 {
 	int regs = p->vlen >= 16 ? 32 : 16;
 	p->nv = s->m <= 3 ? 4 : 2;
+	if (wide_nv > 0 && s->m >= GEMM_WIDE_MIN_M && s->k >= GEMM_WIDE_MIN_K && !s->a_im2col &&
+	    s->b_kind != GB_PACKED)
+		p->nv = wide_nv;
 	if (p->nv * p->vlen > round_up(s->n, p->vlen))
 		p->nv = (int)ceil_div(s->n, p->vlen); /* no wider than the product */
 	if (p->nv < 1)
@@ -212,14 +228,14 @@ static void plan_columns(GemmPlan *p, const GemmSpec *s, int64_t ns, double macs
 	p->ntiles = ceil_div(ns, per);
 }
 
-static int plan(GemmPlan *p, const GemmSpec *s, int vlen)
+static int plan(GemmPlan *p, const GemmSpec *s, int vlen, int wide_nv)
 {
 	memset(p, 0, sizeof *p);
 	p->vlen = vlen;
 	p->batch = 1;
 	for (int i = 0; i < s->nbd; i++)
 		p->batch *= s->bdim[i];
-	plan_rows(p, s);
+	plan_rows(p, s, wide_nv);
 	int64_t ns = ceil_div(s->n, p->nr);
 	p->kc = s->k;
 	p->nkb = 1;
@@ -744,7 +760,8 @@ int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code)
 			return 0;
 	if (s->m == 0 || s->n == 0)
 		return 0;
-	if (plan(&p, s, cg->vlen) < 0)
+	int wide_nv = cg->opt->dense_vectors ? cg->opt->dense_vectors : cpu_cost_model(cg)->dense_vectors;
+	if (plan(&p, s, cg->vlen, wide_nv) < 0)
 		return node_error(cg->d, s->node, "the cpu target cannot tile this product (im2col panel too large)");
 	GemmCtx x = {.cg = cg, .s = s, .p = &p};
 	int a_data = -1, b_data = -1;

@@ -125,6 +125,10 @@ LLVMValueRef vk_scratch(Cg *cg, int64_t floats, const char *name);
 /* ---------------------------------------------------------------- internals of gemm.c and microkernel.c */
 
 #define MAX_MR 16
+/* The products whose dense micro-tile may be widened (gemm.c plan_rows) have at least this many
+ * terms and rows; nnzc calibrate measures the widening on such shapes. */
+#define GEMM_WIDE_MIN_K 128
+#define GEMM_WIDE_MIN_M 64
 #define MAX_NV 4
 
 /* Everything gemm.c decides at compile time about one product. */

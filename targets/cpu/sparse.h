@@ -105,6 +105,8 @@ typedef struct CpuCostModel {
 	int vlen, threads;      /* float lanes and threads of the calibration */
 	bool have[CK_COUNT];    /* kinds the file calibrates; the others take the defaults */
 	double coef[CK_COUNT][CT_COUNT]; /* seconds per unit of each term */
+	int dense_vectors;      /* the dense micro-tile's width in vectors where gemm.c may widen it
+				 * (measured by nnzc calibrate); 0: not measured, the default */
 } CpuCostModel;
 
 uint64_t cpu_cost_features_hash(const char *features);

@@ -13,7 +13,8 @@
  * Operands are multiples of 1/8 in [-1/2, 1/2], so every product and partial sum is exact in
  * float: the generated code must match the interpreter whatever its summation order (to rtol
  * 1e-3 only because of the transcendental activations). Each graph is compiled for the host,
- * for haswell (8 lanes) and for generic x86-64 (4 lanes, no FMA) and run with 1 and 3 threads. */
+ * for haswell (8 lanes) and for generic x86-64 (4 lanes, no FMA), and for the host with the dense
+ * micro-tile 3 vectors wide, and run with 1 and 3 threads. */
 #include "nnzc/ir.h"
 
 #include <check.h>
@@ -91,11 +92,15 @@ static void check_graph(Graph *g)
 		fill(&in[i]);
 	}
 	ck_assert_msg(ref_run(g, in, want, &d) == 0, "%s: ref: %s", g->name, d.msg);
-	static const char *const cpus[] = {NULL, "haswell", "generic"};
-	for (int k = 0; k < 3; k++) {
-		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2};
+	/* the host once more with the dense micro-tile widened to 3 vectors where gemm.c may
+	 * (CpuOptions.dense_vectors, what a calibrated cost model can choose) */
+	static const char *const cpus[] = {NULL, "haswell", "generic", NULL};
+	static const int dense_vectors[] = {0, 0, 0, 3};
+	for (int k = 0; k < 4; k++) {
+		CpuOptions opt = {.cpu = cpus[k], .opt_level = 2, .dense_vectors = dense_vectors[k]};
+		const char *label = cpus[k] ? cpus[k] : dense_vectors[k] ? "host, dense micro-tile 3 vectors" : "host";
 		CpuModel *m = cpu_load(g, &opt, &d);
-		ck_assert_msg(m != NULL, "%s: cpu %s: %s", g->name, cpus[k] ? cpus[k] : "host", d.msg);
+		ck_assert_msg(m != NULL, "%s: cpu %s: %s", g->name, label, d.msg);
 		for (int threads = 1; threads <= 3; threads += 2) {
 			Tensor got[4];
 			ck_assert_msg(cpu_model_run(m, in, got, threads, &d) == 0, "%s: run: %s", g->name, d.msg);
@@ -106,11 +111,11 @@ static void check_graph(Graph *g)
 					if (dtype_is_float(want[o].dtype)) {
 						float a = ((float *)got[o].data)[i], b = ((float *)want[o].data)[i];
 						ck_assert_msg(same(a, b), "%s (cpu %s, %d threads): element %lld is %.9g, expected %.9g",
-							      g->name, cpus[k] ? cpus[k] : "host", threads, (long long)i, a, b);
+							      g->name, label, threads, (long long)i, a, b);
 					} else {
 						int64_t a = ((int64_t *)got[o].data)[i], b = ((int64_t *)want[o].data)[i];
 						ck_assert_msg(a == b, "%s (cpu %s, %d threads): element %lld is %lld, expected %lld",
-							      g->name, cpus[k] ? cpus[k] : "host", threads, (long long)i, (long long)a,
+							      g->name, label, threads, (long long)i, (long long)a,
 							      (long long)b);
 					}
 				}
@@ -143,6 +148,11 @@ static const ConvCase conv_cases[] = {
 	{.name = "pointwise_batch3", .nsp = 2, .n = 3, .c = 16, .m = 29, .group = 1, .in = {7, 9}, .k = {1, 1}, .stride = {1, 1}, .dil = {1, 1}, .pads = {0}, .bias = true},
 	{.name = "pointwise_small_m", .nsp = 2, .n = 1, .c = 24, .m = 3, .group = 1, .in = {10, 10}, .k = {1, 1}, .stride = {1, 1}, .dil = {1, 1}, .pads = {0}, .bias = true},
 	{.name = "pointwise_big", .nsp = 2, .n = 1, .c = 96, .m = 160, .group = 1, .in = {28, 28}, .k = {1, 1}, .stride = {1, 1}, .dil = {1, 1}, .pads = {0}, .bias = true, .residual = false, .runtime_w = false, .act = ACT_RELU},
+	/* at least GEMM_WIDE_MIN_K terms and GEMM_WIDE_MIN_M rows: the micro-tile that may be 3
+	 * vectors wide, with rows in blocks of 9 and 8, partial column tiles, im2col and gathered B */
+	{.name = "pointwise_wide", .nsp = 2, .n = 1, .c = 130, .m = 70, .group = 1, .in = {13, 17}, .k = {1, 1}, .stride = {1, 1}, .dil = {1, 1}, .pads = {0}, .bias = true, .residual = true, .act = ACT_RELU},
+	{.name = "3x3_wide", .nsp = 2, .n = 1, .c = 16, .m = 66, .group = 1, .in = {15, 21}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
+	{.name = "3x3_stride2_wide", .nsp = 2, .n = 2, .c = 15, .m = 64, .group = 1, .in = {19, 19}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .act = ACT_RELU},
 	{.name = "3x3_pad1", .nsp = 2, .n = 1, .c = 20, .m = 29, .group = 1, .in = {17, 23}, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true},
 	{.name = "3x3_stride2_asym", .nsp = 2, .n = 2, .c = 8, .m = 16, .group = 1, .in = {15, 31}, .k = {3, 3}, .stride = {2, 2}, .dil = {1, 1}, .pads = {0, 1, 1, 0}, .bias = true},
 	{.name = "5x5_dil2", .nsp = 2, .n = 1, .c = 5, .m = 7, .group = 1, .in = {20, 9}, .k = {5, 5}, .stride = {1, 1}, .dil = {2, 2}, .pads = {4, 4, 4, 4}},

@@ -80,6 +80,19 @@ START_TEST(test_parse_good)
 		for (int t = 0; t < CT_COUNT && m.have[k]; t++)
 			ck_assert_msg(fabs(m2.coef[k][t] - m.coef[k][t]) <= 1e-5 * m.coef[k][t], "kind %d term %d", k, t);
 	}
+	ck_assert_int_eq(m.dense_vectors, 0); /* not measured: gemm.c's default */
+	/* the dense micro-tile's width, when calibrate measured it, reads and writes back */
+	char with_nv[sizeof good + 32];
+	snprintf(with_nv, sizeof with_nv, "%sdense-vectors 3\n", good);
+	ck_assert_msg(cpu_cost_parse("nv", with_nv, strlen(with_nv), &m, &d) == 0, "%s", d.msg);
+	ck_assert_int_eq(m.dense_vectors, 3);
+	f = fmemopen(buf, sizeof buf, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(cpu_cost_write(&m, f), 0);
+	len = ftell(f);
+	fclose(f);
+	ck_assert_msg(cpu_cost_parse("nv again", buf, (size_t)len, &m2, &d) == 0, "%s", d.msg);
+	ck_assert_int_eq(m2.dense_vectors, 3);
 	/* CRLF line ends are fine */
 	const char crlf[] = "nnzc-cost 1\r\ncpu x\r\nfeatures 0000000000000000\r\nvlen 4\r\nthreads 2\r\n"
 			    "terms fixed mac nnz out im2col row weights nonzeros entries\r\nkind dense 0 1e-11 0 0 0 0 0 0 0\r\n";
@@ -125,6 +138,12 @@ static const struct {
 	{"cpu twice", "nnzc-cost 1\ncpu x\ncpu y\n"},
 	{"unknown key", "nnzc-cost 1\nspeed fast\n"},
 	{"empty cpu", "nnzc-cost 1\ncpu\n"},
+	{"dense-vectors 4", "nnzc-cost 1\ndense-vectors 4\n"},
+	{"dense-vectors 1", "nnzc-cost 1\ndense-vectors 1\n"},
+	{"dense-vectors word", "nnzc-cost 1\ndense-vectors three\n"},
+	{"dense-vectors empty", "nnzc-cost 1\ndense-vectors\n"},
+	{"dense-vectors twice", "nnzc-cost 1\ndense-vectors 3\ndense-vectors 3\n"},
+	{"dense-vectors trailing", "nnzc-cost 1\ndense-vectors 3 3\n"},
 };
 
 START_TEST(test_parse_bad)
@@ -538,6 +557,76 @@ START_TEST(test_profile_and_determinism)
 }
 END_TEST
 
+/* x [1, c, hw, hw] -> Conv 1x1 (c -> m), dense weights */
+static Graph *conv_graph(int64_t c, int64_t m, int64_t hw)
+{
+	Graph *g = graph_new("convtest");
+	Diag d = {0};
+	Shape xs = SHAPE(1, c, hw, hw), ws = SHAPE(m, c, 1, 1);
+	Value *x = graph_add_value(g, "x", DT_F32, &xs);
+	graph_add_input(g, x);
+	Value *w = graph_add_constant(g, "w", DT_F32, &ws, &d);
+	uint32_t s = 7;
+	float *wd = w->data;
+	for (int64_t i = 0; i < m * c; i++)
+		wd[i] = uniform(&s) - 0.5f;
+	Node *cv = graph_add_node(g, OP_Conv, "conv", 2, (Value *[]){x, w}, 1);
+	cv->attr.conv.kernel_shape = (Ints){2, {1, 1}};
+	graph_add_output(g, cv->out[0]);
+	ck_assert_msg(pass_shape_infer(g, NULL, &d) == 0, "%s", d.msg);
+	return g;
+}
+
+/* The module's text without its metadata blob (@nnzc.info), which names the cost model: the
+ * code alone. */
+static char *compile_ll(const Graph *g, CpuOptions o, const char *path)
+{
+	Diag d = {0};
+	o.kernels = CPU_KERNELS_DENSE;
+	ck_assert_msg(compile_to(g, &o, path, CPU_EMIT_LLVM, NULL, &d) == 0, "%s", d.msg);
+	size_t n;
+	char *text = read_all(path, &n);
+	char *info = strstr(text, "\n@nnzc.info ");
+	ck_assert_ptr_nonnull(info);
+	char *end = strchr(info + 1, '\n');
+	ck_assert_ptr_nonnull(end);
+	memmove(info, end, strlen(end) + 1);
+	return text;
+}
+
+/* The dense micro-tile's width (CpuOptions.dense_vectors, or the cost file's dense-vectors):
+ * 3 changes the code of a product gemm.c may widen (160 terms, 96 rows) and nothing else (48
+ * rows); 2 is the default; the cost file's line and the option give the same code. Correctness
+ * of the widened code: test_cpu_cg. */
+START_TEST(test_dense_vectors)
+{
+	make_tmpdir();
+	char ll[128], cost[128];
+	snprintf(ll, sizeof ll, "%s/m.ll", tmpdir);
+	snprintf(cost, sizeof cost, "%s/cost.txt", tmpdir);
+	char text[sizeof good + 32];
+	snprintf(text, sizeof text, "%sdense-vectors 3\n", good);
+	write_file(cost, text, strlen(text));
+	for (int wide = 0; wide < 2; wide++) {
+		Graph *g = wide ? conv_graph(160, 96, 14) : conv_graph(160, 48, 14);
+		char *base = compile_ll(g, (CpuOptions){0}, ll);
+		char *two = compile_ll(g, (CpuOptions){.dense_vectors = 2}, ll);
+		char *three = compile_ll(g, (CpuOptions){.dense_vectors = 3}, ll);
+		char *file = compile_ll(g, (CpuOptions){.cost_model = cost}, ll);
+		ck_assert(strcmp(base, two) == 0);
+		ck_assert_msg((strcmp(base, three) != 0) == (wide == 1), "%s rows: widened %d", wide ? "96" : "48",
+			      strcmp(base, three) != 0);
+		ck_assert(strcmp(three, file) == 0);
+		free(base);
+		free(two);
+		free(three);
+		free(file);
+		graph_free(g);
+	}
+	remove_tmpdir();
+}
+END_TEST
+
 /* A profiled model reports a time for every node after a run (values not checked). */
 START_TEST(test_layer_ns)
 {
@@ -591,6 +680,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_model_resolution);
 	tcase_add_test(tc, test_choice_end_to_end);
 	tcase_add_test(tc, test_profile_and_determinism);
+	tcase_add_test(tc, test_dense_vectors);
 	tcase_add_test(tc, test_layer_ns);
 	suite_add_tcase(s, tc);
 	return s;
