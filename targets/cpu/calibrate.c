@@ -202,6 +202,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* the median of v[0..n), n > 0 (sorts v) */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 #define MAX_ITERS 200
 
 /* One (kind, density) measurement: for every node the emitter ran with `kind`, a sample of its
@@ -265,8 +272,7 @@ static int measure(const CpuCalibrateOptions *o, const int *which, int n_which, 
 		if (!chosen || (row->convs_only && op != OP_Conv && op != OP_FusedConv) || !cpu_node_product(g->nodes[k], &p))
 			continue;
 		double *v = ns + (size_t)k * MAX_ITERS;
-		qsort(v, (size_t)iters, sizeof *v, cmp_double);
-		secs[added] = iters % 2 ? v[iters / 2] : 0.5 * (v[iters / 2 - 1] + v[iters / 2]);
+		secs[added] = median(v, iters);
 		cpu_cost_terms(&p, terms[added]);
 		if (o->log)
 			fprintf(o->log, "  %-14s density %-5.2f %-22s %9.4f ms\n", cpu_kernel_kind_name[kind], density,
@@ -289,8 +295,9 @@ out:
 /* The dense micro-tile's width where gemm.c may widen it (plan_rows, the cost file's
  * dense-vectors): the table's convolutions that it widens, compiled dense with 2 and with 3
  * vectors and run on two threads, the case gemm.c's planner splits the work for (the difference
- * shows there: on the Intel guest of plan_rows' figures, all shapes of the table, 3 vectors took
- * 1.4% less in total on one thread, 1-8% less on two; the 9 widened ones 2-8% less on two).
+ * shows there: on the Intel guest of plan_rows' figures, by hand, all shapes of the table with
+ * 3 vectors took 1.4% less in total on one thread and 1-8% less on two, so that the choice
+ * flipped between calibrations; the 9 widened ones alone, as here, 2-8% less on two).
  * DENSE_WIDE_ROUNDS pairs of runs (one with --quick); 3 when the median of the pairs' total
  * ratios (3 / 2) is at most 1 - DENSE_WIDE_GAIN. Returns 2 or 3, -1 on error. */
 #define DENSE_WIDE_ROUNDS 5
@@ -327,12 +334,11 @@ static int choose_dense_vectors(const CpuCalibrateOptions *o, const int *which, 
 		}
 		ratio[round] = total[0] > 0 ? total[1] / total[0] : 1.0;
 	}
-	qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
-	double median = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
-	int nv = median <= 1.0 - DENSE_WIDE_GAIN ? 3 : 2;
+	double mid = median(ratio, rounds); /* sorts them: ratio[0] and ratio[rounds - 1] the extremes */
+	int nv = mid <= 1.0 - DENSE_WIDE_GAIN ? 3 : 2;
 	if (o->log)
 		fprintf(o->log, "dense micro-tile: 3 vectors / 2 vectors, %d shapes on two threads: median %.3f of %d "
-				"(%.3f-%.3f): %d vectors\n", n_wide, median, rounds, ratio[0], ratio[rounds - 1], nv);
+				"(%.3f-%.3f): %d vectors\n", n_wide, mid, rounds, ratio[0], ratio[rounds - 1], nv);
 	return nv;
 }
 
