@@ -164,7 +164,10 @@ static int make_rows(size_t bytes, int lanes, float **b, int32_t **ent)
 int main(int argc, char **argv)
 {
 	long millions = 100;
-	if (argc > 2 || (argc == 2 && ((millions = strtol(argv[1], NULL, 10)) < 1 || millions > 100000))) {
+	char *end = NULL;
+	if (argc == 2)
+		millions = strtol(argv[1], &end, 10);
+	if (argc > 2 || (argc == 2 && (end == argv[1] || *end != '\0' || millions < 1 || millions > 100000))) {
 		fprintf(stderr, "bench_fma_load: error: usage: bench_fma_load [MILLIONS] (1..100000, default 100)\n");
 		return 2;
 	}
