@@ -195,6 +195,8 @@ static const Case cases[] = {
 	{.name = "pw_lane_tail_kblocks", .nsp = 2, .n = 1, .c = 700, .m = 24, .group = 1, .in = {7, 7}, K1, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.3},
 	{.name = "pw_lane_tail_r2", .nsp = 2, .n = 1, .c = 64, .m = 18, .group = 1, .in = {1, 17}, K1, .bias = true, .density = 0.5},
 	{.name = "pw_lane_tail_batch", .nsp = 2, .n = 2, .c = 32, .m = 12, .group = 1, .in = {5, 13}, K1, .residual = true, .pat = P_NM24},
+	/* 14x14 rows (196 floats) packed into an aligned panel, one k-block at a time (several) */
+	{.name = "pw_packed_kblocks", .nsp = 2, .n = 1, .c = 600, .m = 32, .group = 1, .in = {14, 14}, K1, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.45},
 	/* im2col panels */
 	{.name = "3x3_d05", .nsp = 2, .n = 1, .c = 16, .m = 24, .group = 1, .in = {17, 23}, K3, .bias = true, .density = 0.05},
 	{.name = "3x3_d05_7x7", .nsp = 2, .n = 1, .c = 64, .m = 64, .group = 1, .in = {7, 7}, K3, .bias = true, .residual = true, .act = ACT_RELU, .density = 0.05},
