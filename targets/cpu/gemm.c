@@ -61,9 +61,9 @@ static double lane_use(const GemmPlan *p, int64_t tw)
  * bench/fma_load.c) ResNet-50's 1x1 and 3x3 layers on 56x56 to 14x14 ran 5-15% faster each in
  * the network (bench/ab_builds.py, 6 ABBA pairs, 2 threads, the cost file with and without
  * dense-vectors 3). Not elsewhere, there (the same runs with every product widened, by a
- * temporary change): with 64 terms (1x1 64 -> 256 on 56x56) 7-23% slower; with 32 rows (MobileNetV2's 144 -> 32 on 28x28) 1.6x slower, as 4 blocks
- * of 8 rows split evenly over two threads and the planner then takes one column tile that both
- * threads read whole; and the transposed products of 7x7 maps (A = the pixels, B = packed
+ * temporary change): with 64 terms (1x1 64 -> 256 on 56x56) 7-23% slower; with 32 rows
+ * (MobileNetV2's 144 -> 32 on 28x28) 1.6x slower, as 4 blocks of 8 rows split evenly over two
+ * threads and the planner then takes one column tile that both threads read whole; and the transposed products of 7x7 maps (A = the pixels, B = packed
  * weights), 3-27% slower with the weights read once more per extra block. */
 static void plan_rows(GemmPlan *p, const GemmSpec *s, int wide_nv)
 {

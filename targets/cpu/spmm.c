@@ -12,12 +12,13 @@
  *
  * Alignment: every B vector load is aligned where that is cheap, as a load crossing two cache
  * lines costs about twice as much (measured: 32 vs 52-64 GMAC/s in a 1x1 product). Direct B
- * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile into an aligned panel;
- * the padded band of a map whose padded width is whole vectors (14x14 + 2), or nearly so (28x28
- * + 2 -> 32, a stride-2 phase plane of 56x56 29 -> 32), is packed, when the weight is dense
- * enough to pay for it (SP_ALIGN_MIN_USES), as kw copies (of each phase plane, strided: kwe of
- * them), copy j shifted left by j columns, so that every tap reads its copy aligned. Panels
- * are an odd number of cache lines per row or channel, so that they spread over L1's sets.
+ * whose rows are not whole vectors (14x14, 7x7 maps) is copied per tile and k-block into an
+ * aligned panel; the padded band of a map whose padded width is whole vectors (14x14 + 2), or
+ * nearly so (28x28 + 2 -> 32, a stride-2 phase plane of 56x56 29 -> 32), is packed, when the
+ * weight is dense enough to pay for it (SP_ALIGN_MIN_USES), as kw copies (of each phase plane,
+ * strided: kwe of them), copy j shifted left by j columns, so that every tap reads its copy
+ * aligned. Panels are an odd number of cache lines per row or channel, so that they spread over
+ * L1's sets.
  *
  * The kernel. One parallel iteration is (batch product, column tile, chunk of row groups). A
  * row group is r consecutive rows sharing one column set (r = 1: any sparsity; r > 1: bsr
@@ -147,8 +148,6 @@
  * threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
  * 0.012 and 0.020 -> 0.015 ms; ResNet-50 2:4 and 90% have no such product (checked by hand). */
 #define SP_TILE_SPREAD 0.1
-/* How much heavier the heaviest chunk may be when the chunks are runs of consecutive groups
- * (contiguous_chunks) than when they are balanced group by group. */
 #define SP_MAX_PAD_STRIDE 4 /* strided padded: at most 16 phase planes, each its own packing code */
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
