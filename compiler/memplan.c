@@ -6,7 +6,10 @@
  * whose lifetime intersects its own ("greedy by size", as TFLite's planner): simple, and within
  * a few percent of optimal on CNNs. Graph inputs and outputs live in the caller's buffers and
  * constants in the object, so neither is planned. A value read by the node that produces it is
- * impossible (verified IR is acyclic), so a buffer never overlaps its inputs' buffers. */
+ * impossible (verified IR is acyclic), so a buffer never overlaps its inputs' buffers, unless the
+ * target asks for it (share, see ir.h): a value that takes over a dying input's buffer joins
+ * that buffer, whose lifetime then runs from the first member's producer to the last member's
+ * last reader (ResNet's residual chain is one buffer per stage instead of two alternating). */
 #include "nnzc/ir.h"
 
 #include <stdlib.h>
@@ -19,6 +22,14 @@ typedef struct Interval {
 	int first, last;      /* node indices */
 	int64_t size, offset; /* bytes */
 } Interval;
+
+/* the buffer value v lives in: follow the shares to the first value of the chain */
+static int buffer_of(const int *joined, int v)
+{
+	while (joined[v] >= 0)
+		v = joined[v];
+	return v;
+}
 
 static int by_size_desc(const void *a, const void *b)
 {
@@ -43,7 +54,7 @@ void memplan_free(MemPlan *p)
 	memset(p, 0, sizeof *p);
 }
 
-int memplan_build(const Graph *g, MemPlan *p, Diag *d)
+int memplan_build(const Graph *g, const int *share, MemPlan *p, Diag *d)
 {
 	memset(p, 0, sizeof *p);
 	int nv = g->n_values;
@@ -52,14 +63,16 @@ int memplan_build(const Graph *g, MemPlan *p, Diag *d)
 	Interval *iv = calloc((size_t)nv + 1, sizeof *iv);
 	const Interval **placed = calloc((size_t)nv + 1, sizeof *placed);
 	int *first = malloc(((size_t)nv + 1) * sizeof *first), *last = malloc(((size_t)nv + 1) * sizeof *last);
+	int *joined = malloc(((size_t)nv + 1) * sizeof *joined), *slot = malloc(((size_t)nv + 1) * sizeof *slot);
 	int rc = -1;
-	if (!p->offset || !p->bytes || !iv || !placed || !first || !last) {
+	if (!p->offset || !p->bytes || !iv || !placed || !first || !last || !joined || !slot) {
 		diag_error(d, "out of memory planning activations");
 		goto out;
 	}
 	for (int i = 0; i < nv; i++) {
 		p->offset[i] = -1;
 		first[i] = last[i] = -1;
+		joined[i] = slot[i] = -1;
 	}
 	for (int k = 0; k < g->n_nodes; k++) {
 		const Node *n = g->nodes[k];
@@ -87,9 +100,33 @@ int memplan_build(const Graph *g, MemPlan *p, Diag *d)
 			goto out;
 		}
 		p->bytes[i] = (int64_t)bytes;
+		p->offset[i] = 0; /* planned; placed below */
+	}
+	/* shares the planner can honour: both planned, the same size, the old value dying where the
+	 * new one is made (value ids follow creation, not node order, so any id may join any) */
+	for (int i = 0; share && i < nv; i++) {
+		int u = share[i];
+		if (u < 0 || u >= nv || u == i || p->offset[i] < 0 || p->offset[u] < 0 || p->bytes[u] != p->bytes[i] ||
+		    last[u] != first[i] || slot[u] >= 0 || buffer_of(joined, u) == i)
+			continue;
+		joined[i] = u;
+		slot[u] = 0; /* taken: a node's second output cannot join it too */
+	}
+	for (int i = 0; i < nv; i++)
+		slot[i] = -1;
+	for (int i = 0; i < nv; i++) {
+		if (p->offset[i] < 0)
+			continue;
 		/* an output nobody reads still needs somewhere to go */
-		iv[n_iv++] = (Interval){i, first[i], last[i] < first[i] ? first[i] : last[i],
-					(int64_t)((bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN), 0};
+		int l = last[i] < first[i] ? first[i] : last[i], b = buffer_of(joined, i);
+		if (slot[b] < 0) {
+			slot[b] = n_iv;
+			iv[n_iv++] = (Interval){b, first[i], l, (p->bytes[i] + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN, 0};
+			continue;
+		}
+		Interval *x = &iv[slot[b]];
+		x->first = first[i] < x->first ? first[i] : x->first;
+		x->last = l > x->last ? l : x->last;
 	}
 	qsort(iv, (size_t)n_iv, sizeof *iv, by_size_desc);
 	int n_placed = 0;
@@ -118,14 +155,20 @@ int memplan_build(const Graph *g, MemPlan *p, Diag *d)
 			placed[n_placed++] = &iv[k];
 		p->n_buffers++;
 	}
-	for (int i = 0; i < n_iv; i++)
-		p->naive_size += iv[i].size;
+	for (int i = 0; i < nv; i++) {
+		if (p->offset[i] < 0)
+			continue;
+		p->offset[i] = p->offset[buffer_of(joined, i)];
+		p->naive_size += (p->bytes[i] + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+	}
 	rc = 0;
 out:
 	free(iv);
 	free(placed);
 	free(first);
 	free(last);
+	free(joined);
+	free(slot);
 	if (rc < 0)
 		memplan_free(p);
 	return rc;

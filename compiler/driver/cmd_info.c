@@ -74,7 +74,7 @@ int cmd_info(const DriverOptions *o, Diag *d)
 	       total > 0 ? 100.0 * (double)total_nnz / (double)total : 0.0);
 	MemPlan plan;
 	Diag pd = {0};
-	if (memplan_build(g, &plan, &pd) == 0) {
+	if (memplan_build(g, NULL, &plan, &pd) == 0) {
 		printf("activation memory: %d buffers in a %lld-byte workspace (%lld bytes without reuse)\n", plan.n_buffers,
 		       (long long)plan.size, (long long)plan.naive_size);
 		memplan_free(&plan);

@@ -742,7 +742,12 @@ int tasd_approximate(const float *x, float *y, int64_t outer, int64_t len, int64
 
 /* ---------------------------------------------------------------- memory planning (memplan.c) */
 
-/* Where every intermediate tensor lives in one workspace. Needs static shapes. */
+/* Where every intermediate tensor lives in one workspace. Needs static shapes.
+ * share (NULL: none): by value id, the id of a value whose buffer this one may take over, or -1.
+ * The planner honours share[v] = u only when u's last reader is v's producer and both are planned
+ * with the same size: the producer then writes v where it reads u, which a target asks for only
+ * where its kernel reads each element of u before writing the same element of v (a residual
+ * added in place, see targets/cpu/emit_conv.c). */
 typedef struct MemPlan {
 	int64_t *offset;     /* by value id: byte offset in the workspace, -1 if not planned */
 	int64_t *bytes;      /* by value id: bytes of the tensor (0 if not planned) */
@@ -751,7 +756,7 @@ typedef struct MemPlan {
 	int n_buffers;
 } MemPlan;
 
-int memplan_build(const Graph *g, MemPlan *p, Diag *d);
+int memplan_build(const Graph *g, const int *share, MemPlan *p, Diag *d);
 void memplan_free(MemPlan *p);
 
 /* ---------------------------------------------------------------- cpu target (targets/cpu, library nnzc_cpu) */

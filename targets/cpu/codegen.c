@@ -257,6 +257,26 @@ static int check_supported(const Graph *g, Diag *d)
 	return 0;
 }
 
+/* The compute-class buffers of graph inputs and outputs that have an io_slot, appended to the
+ * planned workspace. */
+static int place_boundary_buffers(Cg *cg)
+{
+	const Graph *g = cg->g;
+	for (int i = 0; i < g->n_values; i++) {
+		if (cg->io_slot[i] < 0)
+			continue;
+		bool ok;
+		size_t bytes = shape_bytes(&g->values[i]->shape, dtype_compute_size(g->values[i]->dtype), &ok);
+		int64_t at = (cg->plan.size + 63) / 64 * 64;
+		if (!ok || bytes > (size_t)(INT64_MAX / 2) || at > INT64_MAX / 2 - (int64_t)bytes)
+			return diag_error(cg->d, "'%s' is too large for the workspace", g->values[i]->name);
+		cg->plan.offset[i] = at;
+		cg->plan.bytes[i] = (int64_t)bytes;
+		cg->plan.size = at + (int64_t)bytes;
+	}
+	return 0;
+}
+
 /* Slots: graph inputs, then graph outputs produced by nodes, then planned tensors. A slot is a
  * pointer the entry point computes (a caller's buffer or a workspace offset) and hands to the
  * tasks that use it through their argument blocks. */
@@ -292,18 +312,11 @@ static int assign_storage(Cg *cg)
 	for (int i = 0; i < g->n_values; i++) {
 		const Value *v = g->values[i];
 		bool io = graph_is_input(g, v) || (v->producer && graph_is_output(g, v));
-		if (!io || !cg_boundary_converts(v->dtype) || cg->plan.offset[i] >= 0)
-			continue;
-		cg->io_slot[i] = cg->n_slots++;
-		bool ok;
-		size_t bytes = shape_bytes(&v->shape, dtype_compute_size(v->dtype), &ok);
-		int64_t at = (cg->plan.size + 63) / 64 * 64;
-		if (!ok || bytes > (size_t)(INT64_MAX / 2) || at > INT64_MAX / 2 - (int64_t)bytes)
-			return diag_error(cg->d, "'%s' is too large for the workspace", v->name);
-		cg->plan.offset[i] = at;
-		cg->plan.bytes[i] = (int64_t)bytes;
-		cg->plan.size = at + (int64_t)bytes;
+		if (io && cg_boundary_converts(v->dtype) && cg->plan.offset[i] < 0)
+			cg->io_slot[i] = cg->n_slots++;
 	}
+	if (place_boundary_buffers(cg) < 0)
+		return -1;
 	/* constants become private globals or weights-file data when a task first uses them
 	 * (cg_ptr): a weight that a product repacks is never copied as it is */
 	cg->data_of = malloc(((size_t)g->n_values + 1) * sizeof *cg->data_of);
@@ -401,6 +414,7 @@ static double now(void)
 
 static void free_cg(Cg *cg)
 {
+	free(cg->share);
 	free(cg->slot);
 	free(cg->global);
 	free(cg->data_of);
@@ -432,7 +446,7 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 		return -1;
 	double t0 = now();
 	Cg cg = {.g = g, .opt = opt, .d = d, .external = opt->weights_file != NULL};
-	if (memplan_build(g, &cg.plan, d) < 0)
+	if (memplan_build(g, NULL, &cg.plan, d) < 0)
 		return -1;
 	cg.ctx = LLVMContextCreate();
 	cg.mod = LLVMModuleCreateWithNameInContext(g->name, cg.ctx);
@@ -450,10 +464,26 @@ int cpu_compile(const Graph *g, const CpuOptions *opt, Diag *d)
 	}
 	if (check_cpu_name(&cg) < 0 || make_target_machine(&cg) < 0 || assign_storage(&cg) < 0)
 		goto out;
+	if ((cg.share = malloc(((size_t)g->n_values + 1) * sizeof *cg.share)) == NULL) {
+		diag_error(d, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < g->n_values; i++)
+		cg.share[i] = -1;
 	for (int k = 0; k < g->n_nodes; k++) {
 		cg.node_index = k;
 		cg.task_counter = 0;
 		if (emitters[g->nodes[k]->op](&cg, g->nodes[k], &codes[k]) < 0)
+			goto out;
+	}
+	/* the emitters have said which outputs may take over an input's buffer (only the entry
+	 * point reads offsets, so the plan can change until it is built) */
+	bool shares = false;
+	for (int i = 0; i < g->n_values; i++)
+		shares = shares || cg.share[i] >= 0;
+	if (shares) {
+		memplan_free(&cg.plan);
+		if (memplan_build(g, cg.share, &cg.plan, d) < 0 || place_boundary_buffers(&cg) < 0)
 			goto out;
 	}
 	if (cpu_emit_entry_points(&cg, codes) < 0)

@@ -74,6 +74,8 @@ typedef struct Cg {
 	int vlen;               /* f32 lanes of the preferred vector: 16 (AVX-512), 8 (AVX2), 4 (SSE) */
 
 	MemPlan plan;
+	int *share;             /* by value id: the input whose buffer the value may take over (an
+				 * emitter's request, honoured by the final memory plan), or -1 */
 	int *slot;              /* by value id: the tensor's slot (a pointer the entry point knows), -1 for constants */
 	int n_slots;
 	int *io_slot;           /* by value id: slot of the caller's buffer of a graph input or
@@ -116,6 +118,10 @@ typedef struct NodeCode {
 	int n_tasks;
 	LLVMValueRef task[CG_MAX_TASKS];
 	int64_t iterations[CG_MAX_TASKS];
+	/* a product's tasks read each element of its addends (gemm.h) only just before writing
+	 * the same element of C, and write C nowhere else (no partial sums between k-blocks): C may
+	 * live in an addend's buffer */
+	bool adds_in_place;
 } NodeCode;
 
 typedef int (*EmitFn)(Cg *cg, const Node *n, NodeCode *code);

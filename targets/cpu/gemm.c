@@ -797,5 +797,6 @@ int gemm_emit(Cg *cg, const GemmSpec *s, NodeCode *code)
 	code->task[0] = fn;
 	code->iterations[0] = p.iterations;
 	code->n_tasks = 1;
+	code->adds_in_place = p.nkb == 1 && s->b_kind == GB_DIRECT && !s->a_im2col && !s->c_trans;
 	return 0;
 }

@@ -1240,5 +1240,6 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	code->task[0] = fn;
 	code->iterations[0] = p.iterations;
 	code->n_tasks = 1;
+	code->adds_in_place = p.nkb == 1 && s->b_kind == GB_DIRECT && !s->c_trans;
 	return 0;
 }

@@ -67,6 +67,7 @@ static bool same(float a, float b)
 static bool panels_only; /* CpuOptions.sparse_panels_only of check_graph's compilations */
 static const char *absent_kernel; /* a kernel no layer of check_graph's compilations may run */
 static int sparse_kind;  /* CpuOptions.sparse_kind of them (0: the cheapest sparse kind) */
+static int want_buffers; /* > 0: the workspace buffers their plans must have */
 
 static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 {
@@ -93,6 +94,9 @@ static void check_graph(Graph *g, CpuKernels kernels, const char *kernel)
 				found = found || (rep.layers[l].kernel && strstr(rep.layers[l].kernel, kernel));
 			ck_assert_msg(found, "%s: no layer runs a %s kernel", g->name, kernel);
 		}
+		if (want_buffers > 0)
+			ck_assert_msg(rep.n_buffers == want_buffers, "%s: %d workspace buffers, expected %d", g->name,
+				      rep.n_buffers, want_buffers);
 		for (int l = 0; absent_kernel && l < rep.n_layers; l++)
 			ck_assert_msg(!rep.layers[l].kernel || !strstr(rep.layers[l].kernel, absent_kernel),
 				      "%s: layer %d runs a %s kernel", g->name, l, absent_kernel);
@@ -469,6 +473,75 @@ END_TEST
 
 /* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
  * constants a 20x reduction of the multiply-adds must pay on a large layer) */
+/* The residual added in place (emit_conv.c, memplan.c): r = Relu(r0) dies at the convolution,
+ * whose output y takes over its buffer (one workspace buffer for both; Relu(y) is the output),
+ * for the dense kernel and the sparse ones, B read in place (28x28) and packed (14x14, 7x7 with a
+ * lane tail), on tiles and threads that each read the residual where they write y. */
+START_TEST(test_residual_in_place)
+{
+	static const char *const kinds[] = {"dense", "sparse-rows", "sparse-patterns"};
+	static const int64_t maps[][2] = {{28, 28}, {14, 14}, {7, 7}};
+	int i = _i / 3, j = _i % 3;
+	Case c = {.name = "residual_in_place", .nsp = 2, .n = 1, .c = 64, .m = 96, .group = 1, .in = {maps[j][0], maps[j][1]},
+		  K1, .bias = true, .act = ACT_RELU, .density = 0.4};
+	Graph *g = conv_graph(&c, -1);
+	Node *conv = g->nodes[0];
+	Diag d = {0};
+	ck_assert_msg(infer_node(conv, &d) == 0, "%s", d.msg);
+	Value *r0 = input(g, "r0", conv->out[0]->shape);
+	Value *r = graph_add_node(g, OP_Relu, "r", 1, &r0, 1)->out[0];
+	Value **nin = arena_alloc(g->arena, 4 * sizeof *nin);
+	memcpy(nin, conv->in, 3 * sizeof *nin);
+	nin[3] = r;
+	conv->in = nin;
+	conv->n_in = 4;
+	conv->op = OP_FusedConv;
+	Value *y = conv->out[0];
+	g->n_outputs = 0;
+	graph_add_output(g, graph_add_node(g, OP_Relu, "out", 1, &y, 1)->out[0]);
+	/* the Relu of r0 first: nodes in a valid order */
+	Node *first = g->nodes[0];
+	g->nodes[0] = g->nodes[1];
+	g->nodes[1] = first;
+	if (i > 0)
+		sparse_kind = kind_named(kinds[i]);
+	/* the dense 7x7 product may run transposed (channels in the lanes, by vector width), which
+	 * does not add in place: only its result is checked */
+	bool dense_small = i == 0 && j == 2;
+	want_buffers = dense_small ? 0 : 1;
+	check_graph(g, i > 0 ? CPU_KERNELS_SPARSE : CPU_KERNELS_DENSE, i > 0 ? "spmm" : dense_small ? NULL : "gemm");
+}
+END_TEST
+
+/* y = conv(r) + r, r = Relu(r0) dying there: the output must not take over r's buffer, which the
+ * product still reads as its input (two workspace buffers) */
+START_TEST(test_residual_is_the_input)
+{
+	Case c = {.name = "residual_is_input", .nsp = 2, .n = 1, .c = 64, .m = 64, .group = 1, .in = {28, 28}, K1,
+		  .bias = true, .act = ACT_RELU, .density = 0.4};
+	Graph *g = conv_graph(&c, -1);
+	Node *conv = g->nodes[0];
+	Value *r0 = g->inputs[0];
+	Value *r = graph_add_node(g, OP_Relu, "r", 1, &r0, 1)->out[0];
+	Value **nin = arena_alloc(g->arena, 4 * sizeof *nin);
+	memcpy(nin, conv->in, 3 * sizeof *nin);
+	nin[0] = r;
+	nin[3] = r;
+	conv->in = nin;
+	conv->n_in = 4;
+	conv->op = OP_FusedConv;
+	Value *y = conv->out[0];
+	g->n_outputs = 0;
+	graph_add_output(g, graph_add_node(g, OP_Relu, "out", 1, &y, 1)->out[0]);
+	Node *first = g->nodes[0];
+	g->nodes[0] = g->nodes[1];
+	g->nodes[1] = first;
+	sparse_kind = _i ? kind_named("sparse-patterns") : 0;
+	want_buffers = 2;
+	check_graph(g, _i ? CPU_KERNELS_SPARSE : CPU_KERNELS_DENSE, _i ? "spmm" : "gemm");
+}
+END_TEST
+
 START_TEST(test_auto_choice)
 {
 	static const Case big = {.name = "auto", .nsp = 2, .n = 1, .c = 128, .m = 128, .group = 1, .in = {28, 28}, K3,
@@ -486,6 +559,8 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_sparse_forced, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_auto_choice);
+	tcase_add_loop_test(tc, test_residual_in_place, 0, 9);
+	tcase_add_loop_test(tc, test_residual_is_the_input, 0, 2);
 	tcase_add_loop_test(tc, test_patterns, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_loop_test(tc, test_patterns_padded, 0, (int)(sizeof padded_cases / sizeof padded_cases[0]));
 	tcase_add_loop_test(tc, test_padded, 0, (int)(sizeof padded_cases / sizeof padded_cases[0]));
