@@ -473,25 +473,21 @@ END_TEST
 
 /* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
  * constants a 20x reduction of the multiply-adds must pay on a large layer) */
-/* The residual added in place (emit_conv.c, memplan.c): r = Relu(r0) dies at the convolution,
- * whose output y takes over its buffer (one workspace buffer for both; Relu(y) is the output),
- * for the dense kernel and the sparse ones, B read in place (28x28) and packed (14x14, 7x7 with a
- * lane tail), on tiles and threads that each read the residual where they write y. */
-START_TEST(test_residual_in_place)
+/* The case's 1x1 convolution made y = conv(x) + r with r = Relu(r0) (a value the workspace holds,
+ * dying at the convolution; r is also the convolution's input when residual_is_input) and Relu(y)
+ * the graph's output, so that y is planned too. */
+static Graph *residual_graph(const Case *c, bool residual_is_input)
 {
-	static const char *const kinds[] = {"dense", "sparse-rows", "sparse-patterns"};
-	static const int64_t maps[][2] = {{28, 28}, {14, 14}, {7, 7}};
-	int i = _i / 3, j = _i % 3;
-	Case c = {.name = "residual_in_place", .nsp = 2, .n = 1, .c = 64, .m = 96, .group = 1, .in = {maps[j][0], maps[j][1]},
-		  K1, .bias = true, .act = ACT_RELU, .density = 0.4};
-	Graph *g = conv_graph(&c, -1);
+	Graph *g = conv_graph(c, -1);
 	Node *conv = g->nodes[0];
 	Diag d = {0};
 	ck_assert_msg(infer_node(conv, &d) == 0, "%s", d.msg);
-	Value *r0 = input(g, "r0", conv->out[0]->shape);
+	Value *r0 = residual_is_input ? g->inputs[0] : input(g, "r0", conv->out[0]->shape);
 	Value *r = graph_add_node(g, OP_Relu, "r", 1, &r0, 1)->out[0];
 	Value **nin = arena_alloc(g->arena, 4 * sizeof *nin);
 	memcpy(nin, conv->in, 3 * sizeof *nin);
+	if (residual_is_input)
+		nin[0] = r;
 	nin[3] = r;
 	conv->in = nin;
 	conv->n_in = 4;
@@ -499,10 +495,25 @@ START_TEST(test_residual_in_place)
 	Value *y = conv->out[0];
 	g->n_outputs = 0;
 	graph_add_output(g, graph_add_node(g, OP_Relu, "out", 1, &y, 1)->out[0]);
-	/* the Relu of r0 first: nodes in a valid order */
+	/* the Relu making r first: nodes in a valid order */
 	Node *first = g->nodes[0];
 	g->nodes[0] = g->nodes[1];
 	g->nodes[1] = first;
+	return g;
+}
+
+/* The residual added in place (emit_conv.c, memplan.c): y takes over r's buffer (one workspace
+ * buffer for both) for the dense kernel and the sparse ones, B read in place (28x28) and packed
+ * (14x14, 7x7 with a lane tail), on tiles and threads that each read the residual where they
+ * write y. */
+START_TEST(test_residual_in_place)
+{
+	static const char *const kinds[] = {"dense", "sparse-rows", "sparse-patterns"};
+	static const int64_t maps[][2] = {{28, 28}, {14, 14}, {7, 7}};
+	int i = _i / 3, j = _i % 3;
+	Case c = {.name = "residual_in_place", .nsp = 2, .n = 1, .c = 64, .m = 96, .group = 1, .in = {maps[j][0], maps[j][1]},
+		  K1, .bias = true, .act = ACT_RELU, .density = 0.4};
+	Graph *g = residual_graph(&c, false);
 	if (i > 0)
 		sparse_kind = kind_named(kinds[i]);
 	/* the dense 7x7 product may run transposed (channels in the lanes, by vector width), which
@@ -513,29 +524,13 @@ START_TEST(test_residual_in_place)
 }
 END_TEST
 
-/* y = conv(r) + r, r = Relu(r0) dying there: the output must not take over r's buffer, which the
- * product still reads as its input (two workspace buffers) */
+/* y = conv(r) + r: y must not take over r's buffer, which the product still reads as its input
+ * (two workspace buffers) */
 START_TEST(test_residual_is_the_input)
 {
 	Case c = {.name = "residual_is_input", .nsp = 2, .n = 1, .c = 64, .m = 64, .group = 1, .in = {28, 28}, K1,
 		  .bias = true, .act = ACT_RELU, .density = 0.4};
-	Graph *g = conv_graph(&c, -1);
-	Node *conv = g->nodes[0];
-	Value *r0 = g->inputs[0];
-	Value *r = graph_add_node(g, OP_Relu, "r", 1, &r0, 1)->out[0];
-	Value **nin = arena_alloc(g->arena, 4 * sizeof *nin);
-	memcpy(nin, conv->in, 3 * sizeof *nin);
-	nin[0] = r;
-	nin[3] = r;
-	conv->in = nin;
-	conv->n_in = 4;
-	conv->op = OP_FusedConv;
-	Value *y = conv->out[0];
-	g->n_outputs = 0;
-	graph_add_output(g, graph_add_node(g, OP_Relu, "out", 1, &y, 1)->out[0]);
-	Node *first = g->nodes[0];
-	g->nodes[0] = g->nodes[1];
-	g->nodes[1] = first;
+	Graph *g = residual_graph(&c, true);
 	sparse_kind = _i ? kind_named("sparse-patterns") : 0;
 	want_buffers = 2;
 	check_graph(g, _i ? CPU_KERNELS_SPARSE : CPU_KERNELS_DENSE, _i ? "spmm" : "gemm");
