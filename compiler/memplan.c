@@ -23,7 +23,8 @@ typedef struct Interval {
 	int64_t size, offset; /* bytes */
 } Interval;
 
-/* the buffer value v lives in: follow the shares to the first value of the chain */
+/* the buffer value v lives in: follow the shares to the first value of the chain (each share
+ * points to a value made by an earlier node, so the walk ends) */
 static int buffer_of(const int *joined, int v)
 {
 	while (joined[v] >= 0)
@@ -64,8 +65,9 @@ int memplan_build(const Graph *g, const int *share, MemPlan *p, Diag *d)
 	const Interval **placed = calloc((size_t)nv + 1, sizeof *placed);
 	int *first = malloc(((size_t)nv + 1) * sizeof *first), *last = malloc(((size_t)nv + 1) * sizeof *last);
 	int *joined = malloc(((size_t)nv + 1) * sizeof *joined), *slot = malloc(((size_t)nv + 1) * sizeof *slot);
+	bool *taken = calloc((size_t)nv + 1, sizeof *taken);
 	int rc = -1;
-	if (!p->offset || !p->bytes || !iv || !placed || !first || !last || !joined || !slot) {
+	if (!p->offset || !p->bytes || !iv || !placed || !first || !last || !joined || !slot || !taken) {
 		diag_error(d, "out of memory planning activations");
 		goto out;
 	}
@@ -102,18 +104,17 @@ int memplan_build(const Graph *g, const int *share, MemPlan *p, Diag *d)
 		p->bytes[i] = (int64_t)bytes;
 		p->offset[i] = 0; /* planned; placed below */
 	}
-	/* shares the planner can honour: both planned, the same size, the old value dying where the
-	 * new one is made (value ids follow creation, not node order, so any id may join any) */
+	/* shares the planner can honour: both planned, the same size, the old value made by an
+	 * earlier node and dying where the new one is made, and not yet taken by another output of
+	 * that node (value ids follow creation, not node order, so any id may join any) */
 	for (int i = 0; share && i < nv; i++) {
 		int u = share[i];
-		if (u < 0 || u >= nv || u == i || p->offset[i] < 0 || p->offset[u] < 0 || p->bytes[u] != p->bytes[i] ||
-		    last[u] != first[i] || slot[u] >= 0 || buffer_of(joined, u) == i)
+		if (u < 0 || u >= nv || p->offset[i] < 0 || p->offset[u] < 0 || p->bytes[u] != p->bytes[i] ||
+		    first[u] >= first[i] || last[u] != first[i] || taken[u])
 			continue;
 		joined[i] = u;
-		slot[u] = 0; /* taken: a node's second output cannot join it too */
+		taken[u] = true;
 	}
-	for (int i = 0; i < nv; i++)
-		slot[i] = -1;
 	for (int i = 0; i < nv; i++) {
 		if (p->offset[i] < 0)
 			continue;
@@ -169,6 +170,7 @@ out:
 	free(last);
 	free(joined);
 	free(slot);
+	free(taken);
 	if (rc < 0)
 		memplan_free(p);
 	return rc;

@@ -63,8 +63,9 @@ static double lane_use(const GemmPlan *p, int64_t tw)
  * dense-vectors 3). Not elsewhere, there (the same runs with every product widened, by a
  * temporary change): with 64 terms (1x1 64 -> 256 on 56x56) 7-23% slower; with 32 rows
  * (MobileNetV2's 144 -> 32 on 28x28) 1.6x slower, as 4 blocks of 8 rows split evenly over two
- * threads and the planner then takes one column tile that both threads read whole; and the transposed products of 7x7 maps (A = the pixels, B = packed
- * weights), 3-27% slower with the weights read once more per extra block. */
+ * threads and the planner then takes one column tile that both threads read whole; and the
+ * transposed products of 7x7 maps (A = the pixels, B = packed weights), 3-27% slower with the
+ * weights read once more per extra block. */
 static void plan_rows(GemmPlan *p, const GemmSpec *s, int wide_nv)
 {
 	int regs = p->vlen >= 16 ? 32 : 16;
