@@ -821,6 +821,9 @@ typedef struct CpuModel CpuModel;
 CpuModel *cpu_load(const Graph *g, const CpuOptions *opt, Diag *d);
 /* inputs/outputs in graph order and compute class, like ref_run; outputs allocated here */
 int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d);
+/* The same into the outputs of an earlier run of m, overwritten: what a benchmark loop calls, so
+ * that it times the model, not an allocation and zero fill of its outputs per run */
+int cpu_model_rerun(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d);
 void cpu_model_free(CpuModel *m);
 /* A model compiled with CpuOptions.profile: the nanoseconds every node took in the last run
  * (by node index; element n_nodes: the boundary conversions). NULL without profiling. */

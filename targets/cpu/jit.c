@@ -158,7 +158,8 @@ static void *storage_copy(const Value *v, Diag *d)
 	return p;
 }
 
-int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d)
+/* One run into outputs whose data are allocated (dtype and shape of the graph's outputs). */
+static int run_into(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d)
 {
 	const Graph *g = m->g;
 	const void *in[64];
@@ -177,11 +178,7 @@ int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int thread
 		}
 		in[i] = inputs[i].data;
 	}
-	for (int i = 0; i < g->n_outputs; i++)
-		outputs[i].data = NULL;
 	for (int i = 0; i < g->n_outputs; i++) {
-		if (tensor_alloc(&outputs[i], g->outputs[i]->dtype, &g->outputs[i]->shape, d) < 0)
-			goto out;
 		out[i] = outputs[i].data;
 		if (cg_boundary_converts(g->outputs[i]->dtype) && (out[i] = conv_out[i] = storage_copy(g->outputs[i], d)) == NULL)
 			goto out;
@@ -204,10 +201,33 @@ out:
 		free(conv_in[i]);
 		free(conv_out[i]);
 	}
-	if (rc < 0)
-		for (int i = 0; i < g->n_outputs; i++)
-			tensor_free(&outputs[i]);
 	return rc;
+}
+
+int cpu_model_run(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d)
+{
+	const Graph *g = m->g;
+	for (int i = 0; i < g->n_outputs; i++)
+		outputs[i].data = NULL;
+	for (int i = 0; i < g->n_outputs; i++)
+		if (tensor_alloc(&outputs[i], g->outputs[i]->dtype, &g->outputs[i]->shape, d) < 0)
+			goto fail;
+	if (run_into(m, inputs, outputs, threads, d) == 0)
+		return 0;
+fail:
+	for (int i = 0; i < g->n_outputs; i++)
+		tensor_free(&outputs[i]);
+	return -1;
+}
+
+int cpu_model_rerun(CpuModel *m, const Tensor *inputs, Tensor *outputs, int threads, Diag *d)
+{
+	const Graph *g = m->g;
+	for (int i = 0; i < g->n_outputs; i++)
+		if (outputs[i].data == NULL || outputs[i].dtype != g->outputs[i]->dtype ||
+		    !shape_equal(&outputs[i].shape, &g->outputs[i]->shape))
+			return diag_error(d, "output '%s': not the tensor an earlier run of this model gave", g->outputs[i]->name);
+	return run_into(m, inputs, outputs, threads, d);
 }
 
 const int64_t *cpu_model_layer_ns(const CpuModel *m) { return m->layer_ns; }

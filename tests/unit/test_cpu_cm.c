@@ -439,11 +439,20 @@ START_TEST(test_case_matches_reference)
 		for (int threads = 1; threads <= 3; threads += 2) {
 			Tensor *got = calloc((size_t)g->n_outputs + 1, sizeof *got);
 			ck_assert_int_eq(cpu_model_run(m, in, got, threads, &d), 0);
-			for (int i = 0; i < g->n_outputs; i++) {
-				char what[256];
-				snprintf(what, sizeof what, "%s, cpu %s, %d threads, output '%s'", g->name,
-					 cpus[k] ? cpus[k] : "host", threads, g->outputs[i]->name);
-				compare(what, &got[i], &want[i]);
+			/* then again into the same outputs, spoilt first: the rerun writes every element */
+			for (int pass = 0; pass < 2; pass++) {
+				if (pass == 1) {
+					for (int i = 0; i < g->n_outputs; i++)
+						memset(got[i].data, 0xff, tensor_nbytes(&got[i]));
+					ck_assert_msg(cpu_model_rerun(m, in, got, threads, &d) == 0, "%s", d.msg);
+				}
+				for (int i = 0; i < g->n_outputs; i++) {
+					char what[256];
+					snprintf(what, sizeof what, "%s, cpu %s, %d threads, output '%s'%s", g->name,
+						 cpus[k] ? cpus[k] : "host", threads, g->outputs[i]->name,
+						 pass ? ", rerun" : "");
+					compare(what, &got[i], &want[i]);
+				}
 			}
 			free_tensors(got, g->n_outputs);
 		}
@@ -493,6 +502,36 @@ START_TEST(test_gather_out_of_range_gives_zeros)
 END_TEST
 
 /* Parameters that are not constants cannot be compiled: one error naming the node. */
+/* A rerun takes only the outputs of an earlier run: another shape (or none) is refused with the
+ * output's name, and nothing is written. */
+START_TEST(test_rerun_refuses_other_outputs)
+{
+	Graph *g = parse_case("graph \"rerun\" opset 17 {\n"
+			      "  input %x: f32[4,3]\n"
+			      "  r = Relu(%x) -> %y: f32[4,3]\n"
+			      "  output %y\n}\n");
+	Diag d = {0};
+	Tensor in[1], out[1] = {{0}};
+	ck_assert_int_eq(tensor_alloc(&in[0], DT_F32, &g->inputs[0]->shape, &d), 0);
+	CpuOptions opt = {.opt_level = 2};
+	CpuModel *m = cpu_load(g, &opt, &d);
+	ck_assert_msg(m != NULL, "%s", d.msg);
+	ck_assert_int_eq(cpu_model_rerun(m, in, out, 1, &d), -1);
+	ck_assert_ptr_nonnull(strstr(d.msg, "output 'y'"));
+	ck_assert_int_eq(cpu_model_run(m, in, out, 1, &d), 0);
+	out[0].shape.dim[0] = 3;
+	d = (Diag){0};
+	ck_assert_int_eq(cpu_model_rerun(m, in, out, 1, &d), -1);
+	ck_assert_ptr_nonnull(strstr(d.msg, "output 'y'"));
+	out[0].shape.dim[0] = 4;
+	ck_assert_msg(cpu_model_rerun(m, in, out, 1, &d) == 0, "%s", d.msg);
+	tensor_free(&out[0]);
+	tensor_free(&in[0]);
+	cpu_model_free(m);
+	graph_free(g);
+}
+END_TEST
+
 START_TEST(test_runtime_slice_parameters_are_refused)
 {
 	Graph *g = parse_case("graph \"slice_rt\" opset 17 {\n"
@@ -517,6 +556,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_case_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
 	tcase_add_test(tc, test_gather_out_of_range_gives_zeros);
 	tcase_add_test(tc, test_runtime_slice_parameters_are_refused);
+	tcase_add_test(tc, test_rerun_refuses_other_outputs);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
