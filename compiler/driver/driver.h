@@ -78,6 +78,9 @@ typedef struct Runner {
 } Runner;
 int runner_open(Runner *r, const Graph *g, const DriverOptions *o, Diag *d);
 int runner_run(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d);
+/* Again, into the outputs of the last run: the cpu target overwrites them (a benchmark loop then
+ * times the model, not an allocation and zero fill of its outputs); the others allocate anew. */
+int runner_rerun(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d);
 void runner_close(Runner *r);
 /* runner.c, the accel target: the config --accel-config names (default: the dense preset);
  * weights the config cannot run re-encoded (accel_fit_weights, remarks on stderr); g lowered and

@@ -271,6 +271,15 @@ int runner_run(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d)
 	return ref_run(r->g, inputs, outputs, d);
 }
 
+int runner_rerun(Runner *r, const Tensor *inputs, Tensor *outputs, Diag *d)
+{
+	if (r->cpu)
+		return cpu_model_rerun(r->cpu, inputs, outputs, r->threads, d);
+	for (int i = 0; i < r->g->n_outputs; i++)
+		tensor_free(&outputs[i]);
+	return runner_run(r, inputs, outputs, d);
+}
+
 void runner_close(Runner *r)
 {
 	cpu_model_free(r->cpu);
