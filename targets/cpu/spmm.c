@@ -141,9 +141,12 @@
  * product's micro-tiles: two threads take half the tiles each (all row groups) instead of half
  * the row groups of every tile. A thread then reads half of B, which the layer before wrote
  * with half of it in the other core's cache, where splitting the row groups makes each thread
- * read all of it. Only for products that reduce (k >= m): an expansion's output goes to a
- * depthwise convolution, which works channel by channel, so its threads keep writing ranges of
- * channels (made pixel halves, MobileNetV2's 28x28 expansions ran 6-8% slower). Not for 196
+ * read all of it. For products that reduce (k >= m), and for expansions whose output only
+ * convolutions of one group read (readers_take_pixels: ResNet's 1x1 layers that end a block,
+ * read by the next block's first 1x1 layer, which splits by pixels, and by its last as the
+ * residual). An expansion read by a depthwise convolution, which works channel by channel, keeps
+ * writing ranges of channels (made pixel halves, MobileNetV2's 28x28 expansions ran 6-8%
+ * slower, its whole network about 5%). Not for 196
  * columns either (128 + 68: one thread would do twice the other's work). MobileNetV2 80%, 2
  * threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
  * 0.012 and 0.020 -> 0.015 ms; ResNet-50 2:4 and 90% have no such product (checked by hand). */
@@ -505,7 +508,31 @@ static bool tiles_balanced(int64_t ns, int64_t nt)
 	return nt <= ns && (double)(ceil_div(ns, nt) * nt - ns) <= SP_TILE_SPREAD * (double)ns;
 }
 
-static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, int vlen, bool padded)
+/* Does every reader of v split its work by pixels, as an expansion may then (SP_TILE_SPREAD)?
+ * Convolutions of one group do (the products' tiles, the depthwise kernel does channels); so
+ * does a residual added in their epilogue, read where the output is written. */
+static bool readers_take_pixels(const Graph *g, const Value *v)
+{
+	int readers = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = g->nodes[i];
+		bool reads = false;
+		for (int j = 0; j < n->n_in; j++)
+			reads = reads || n->in[j] == v;
+		if (n->dead || !reads)
+			continue;
+		int64_t group = n->op == OP_FusedConv ? n->attr.fused_conv.conv.group
+				: n->op == OP_Conv	? n->attr.conv.group
+							: 0;
+		if (group != 1)
+			return false;
+		readers++;
+	}
+	return readers > 0;
+}
+
+static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, int vlen, bool padded,
+		bool readers_by_pixels)
 {
 	memset(p, 0, sizeof *p);
 	p->vlen = vlen;
@@ -555,7 +582,7 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 		p->ntiles = ceil_div(ns, per);
 		/* few tiles of a reducing product: an even number of them where they stay balanced
 		 * (split_tiles below) */
-		bool splittable = s->k >= s->m && p->batch == 1;
+		bool splittable = (s->k >= s->m || readers_by_pixels) && p->batch == 1;
 		if (splittable && p->ntiles > 1 && p->ntiles < 4 && p->ntiles % 2 == 1 && tiles_balanced(ns, p->ntiles + 1))
 			p->ntiles++;
 		p->tw = ceil_div(ns, p->ntiles) * p->nr;
@@ -1188,8 +1215,9 @@ int spmm_emit(Cg *cg, const GemmSpec *s, const SpRows *a, CpuKernelKind kind, in
 	SpPlan p;
 	/* plan_padded says when the padded path should not run (too dense, a band's vectors would
 	 * cross too many output rows, not aligned where it must be) */
-	bool padded = padded_ok(cg, s) && plan(&p, s, a, r, pat, cg->vlen, true) == 0;
-	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false) < 0)
+	bool by_pixels = readers_take_pixels(cg->g, s->c);
+	bool padded = padded_ok(cg, s) && plan(&p, s, a, r, pat, cg->vlen, true, by_pixels) == 0;
+	if (!padded && plan(&p, s, a, r, pat, cg->vlen, false, by_pixels) < 0)
 		return 1;
 	size_t bytes;
 	int32_t *tab = spmm_build_table(&p, s, a, &bytes);

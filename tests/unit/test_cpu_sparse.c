@@ -537,6 +537,41 @@ START_TEST(test_residual_is_the_input)
 }
 END_TEST
 
+/* An expansion (1x1, 128 -> 192 on 28x28: two tiles of B) followed by its reader: a 1x1
+ * convolution, whose threads split pixels, so the expansion's threads take a tile each
+ * (spmm.c, readers_take_pixels), or a depthwise one, whose threads split channels, so they take
+ * ranges of rows as before. Both kernels kinds, both readers. */
+START_TEST(test_expansion_then_reader)
+{
+	bool depthwise = _i / 2;
+	Case c = {.name = depthwise ? "expand_then_depthwise" : "expand_then_1x1", .nsp = 2, .n = 1, .c = 128, .m = 192,
+		  .group = 1, .in = {28, 28}, K1, .bias = true, .act = ACT_RELU, .density = 0.3};
+	Graph *g = conv_graph(&c, -1);
+	Node *expand = g->nodes[0];
+	Diag d = {0};
+	ck_assert_msg(infer_node(expand, &d) == 0, "%s", d.msg);
+	int64_t wd[4] = {depthwise ? 192 : 48, depthwise ? 1 : 192, depthwise ? 3 : 1, depthwise ? 3 : 1};
+	Shape ws = shape_make(4, wd);
+	Value *w = graph_add_constant(g, NULL, DT_F32, &ws, &d);
+	ck_assert_msg(w != NULL, "%s", d.msg);
+	make_weights(w->data, wd[0], wd[1], wd[2] * wd[3], P_RANDOM, 0.3);
+	Value *in[2] = {expand->out[0], w};
+	Node *reader = graph_add_node(g, OP_Conv, "reader", 2, in, 1);
+	int64_t k[2] = {wd[2], wd[3]}, one[2] = {1, 1};
+	reader->attr.conv.group = depthwise ? 192 : 1;
+	reader->attr.conv.kernel_shape = spatial(2, k);
+	reader->attr.conv.strides = spatial(2, one);
+	reader->attr.conv.dilations = spatial(2, one);
+	reader->attr.conv.pads.n = 4;
+	for (int i = 0; i < 4; i++)
+		reader->attr.conv.pads.v[i] = depthwise ? 1 : 0;
+	g->n_outputs = 0;
+	graph_add_output(g, reader->out[0]);
+	sparse_kind = kind_named(_i % 2 ? "sparse-patterns" : "sparse-rows");
+	check_graph(g, CPU_KERNELS_SPARSE, "spmm");
+}
+END_TEST
+
 START_TEST(test_auto_choice)
 {
 	static const Case big = {.name = "auto", .nsp = 2, .n = 1, .c = 128, .m = 128, .group = 1, .in = {28, 28}, K3,
@@ -554,6 +589,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_sparse_forced, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_auto_choice);
+	tcase_add_loop_test(tc, test_expansion_then_reader, 0, 4);
 	tcase_add_loop_test(tc, test_residual_in_place, 0, 9);
 	tcase_add_loop_test(tc, test_residual_is_the_input, 0, 2);
 	tcase_add_loop_test(tc, test_patterns, 0, (int)(sizeof cases / sizeof cases[0]));
