@@ -149,7 +149,9 @@
  * slower, its whole network about 5%). Not for 196
  * columns either (128 + 68: one thread would do twice the other's work). MobileNetV2 80%, 2
  * threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
- * 0.012 and 0.020 -> 0.015 ms; ResNet-50 2:4 and 90% have no such product (checked by hand). */
+ * 0.012 and 0.020 -> 0.015 ms. ResNet-50's such products are its 28x28 expansions (128 -> 512, two
+ * tiles); bench/ab_builds.py, 2 threads, in the network: those -7 to -25%, the next block's first
+ * layer -5 to -9%, the whole network 0.97 at 90% and 95%, 0.99 at 2:4 (docs/sweep-intel). */
 #define SP_TILE_SPREAD 0.1
 #define SP_MAX_PAD_STRIDE 4 /* strided padded: at most 16 phase planes, each its own packing code */
 
@@ -508,9 +510,11 @@ static bool tiles_balanced(int64_t ns, int64_t nt)
 	return nt <= ns && (double)(ceil_div(ns, nt) * nt - ns) <= SP_TILE_SPREAD * (double)ns;
 }
 
-/* Does every reader of v split its work by pixels, as an expansion may then (SP_TILE_SPREAD)?
- * Convolutions of one group do (the products' tiles, the depthwise kernel does channels); so
- * does a residual added in their epilogue, read where the output is written. */
+/* May an expansion writing v split its pixels between the threads (SP_TILE_SPREAD)? Yes when
+ * only convolutions of one group read v: a 1x1 one splits pixels itself (its tiles), any of them
+ * reads every channel of the pixels it works on, and a residual added in its epilogue is read
+ * where the output is written. Not when a depthwise convolution reads v: it works channel by
+ * channel, and so does any other reader as far as this knows. */
 static bool readers_take_pixels(const Graph *g, const Value *v)
 {
 	int readers = 0;

@@ -540,7 +540,7 @@ END_TEST
 /* An expansion (1x1, 128 -> 192 on 28x28: two tiles of B) followed by its reader: a 1x1
  * convolution, whose threads split pixels, so the expansion's threads take a tile each
  * (spmm.c, readers_take_pixels), or a depthwise one, whose threads split channels, so they take
- * ranges of rows as before. Both kernels kinds, both readers. */
+ * ranges of rows as before. Both kernel kinds, both readers. */
 START_TEST(test_expansion_then_reader)
 {
 	bool depthwise = _i / 2;
