@@ -75,10 +75,10 @@ int cmd_info(const DriverOptions *o, Diag *d)
 	MemPlan plan;
 	Diag pd = {0};
 	if (memplan_build(g, NULL, &plan, &pd) == 0) {
-		/* the plan without a target's in-place residual adds (the cpu target's emitters ask for
-		 * those while they compile; its report has the workspace it ends up with) */
-		printf("activation memory: %d buffers in a %lld-byte workspace (%lld bytes without reuse; before "
-		       "in-place adds, which `nnzc compile --report` counts)\n",
+		/* info plans the graph as imported (shape inference only): a compiled model's workspace
+		 * is smaller, after fusion and the cpu target's in-place residual adds */
+		printf("activation memory: %d buffers in a %lld-byte workspace (%lld bytes without reuse; the graph "
+		       "as imported: `nnzc compile --report` has a compiled model's)\n",
 		       plan.n_buffers, (long long)plan.size, (long long)plan.naive_size);
 		memplan_free(&plan);
 	} else {
