@@ -19,8 +19,17 @@
  *   rows_l1      the sparse-rows inner loop: per non-zero an int32 offset, a broadcast value and
  *   rows_l2      4 vectors at the offset, into 8 accumulators, over B of 32 KB (L1) and 256 KB
  *                (L2); GMAC/s (a vector multiply-add is `lanes` of them)
+ *   pattern4_l1  the pattern groups' loop for an entry that all four rows of its group need
+ *                (spmm.c's pattern 15, the most multiply-adds per load any entry has): per entry
+ *                an offset, four broadcast values and 4 vectors (2 with AVX2, as spmm.c plans on
+ *                16 registers) at the offset, into 16 (8) accumulators; B of 32 KB; GMAC/s
+ *   dense_tile   the dense kernel's register tile (gemm.c): per step of the reduction 12 values
+ *                of A broadcast (6 with AVX2) and 2 vectors of B, from packed panels in L1; GMAC/s
+ * pattern4_l1 over dense_tile bounds what a pattern group can gain over the dense kernel per
+ * multiply-add on this CPU, before the loops' exits and the entries that feed fewer rows.
  * Output: one line per figure and, last, one JSON object:
- *   {"lanes": 16, "fma_g": 7.5, "fma_load_g": 5.2, "rows_l1_gmacs": 67.0, "rows_l2_gmacs": 48.0}
+ *   {"lanes": 16, "fma_g": 7.5, "fma_load_g": 5.2, "rows_l1_gmacs": 67.0, "rows_l2_gmacs": 48.0,
+ *    "pattern4_l1_gmacs": 70.0, "dense_tile_gmacs": 80.0}
  * A benchmark, not a test: it fails only on bad arguments or a CPU without AVX2 and FMA. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -34,6 +43,8 @@
 #define ROW_NNZ 64  /* non-zeros per row: a group's loop as the kernel runs it */
 #define ROW_VECS 4  /* vectors per non-zero: the kernel's micro-tile (SP_MAX_NV) */
 #define ROWS 64     /* rows per pass, each with its own non-zeros */
+#define PAT_ROWS 4  /* rows of a pattern group (SP_PAT_MAX_R) */
+#define DENSE_K 128 /* reduction steps of the dense tile's panels: A 6 KB, B 16 KB at 16 lanes */
 
 static double now_s(void)
 {
@@ -50,7 +61,7 @@ static volatile float sink;
 
 /* The four figures for one vector width; V the vector type, the rest its intrinsics. Every
  * function takes the number of loop iterations and returns seconds. */
-#define WIDTH_KERNELS(SUF, TARGET, V, LANES, SET1, ZERO, LOAD, FMA, ADD, STORE)                                     \
+#define WIDTH_KERNELS(SUF, TARGET, V, LANES, PV, DR, SET1, ZERO, LOAD, FMA, ADD, STORE)                             \
 	__attribute__((target(TARGET))) static double fma_regs_##SUF(int64_t iters, float seed)                      \
 	{                                                                                                            \
 		V b = SET1(0.999f), c = SET1(1e-4f);                                                                  \
@@ -121,11 +132,75 @@ static volatile float sink;
 		STORE(out, total);                                                                                   \
 		sink = out[0];                                                                                       \
 		return t;                                                                                            \
+	}                                                                                                            \
+	/* passes over ROWS groups of ROW_NNZ entries (offset, PAT_ROWS values), each feeding every row */          \
+	__attribute__((target(TARGET))) static double pattern4_##SUF(int64_t passes, const float *b,                 \
+								     const int32_t *ent)                             \
+	{                                                                                                            \
+		float out[LANES];                                                                                    \
+		V total = ZERO();                                                                                    \
+		double t = now_s();                                                                                  \
+		for (int64_t r = 0; r < passes; r++) {                                                               \
+			for (int group = 0; group < ROWS; group++) {                                                 \
+				const int32_t *e = ent + (1 + PAT_ROWS) * ROW_NNZ * group;                           \
+				V acc[PAT_ROWS][PV];                                                                 \
+				for (int i = 0; i < PAT_ROWS; i++)                                                   \
+					for (int j = 0; j < PV; j++)                                                 \
+						acc[i][j] = ZERO();                                                  \
+				for (int n = 0; n < ROW_NNZ; n++, e += 1 + PAT_ROWS) {                               \
+					const float *p = b + e[0];                                                   \
+					V x[PV];                                                                     \
+					for (int j = 0; j < PV; j++)                                                 \
+						x[j] = LOAD(p + j * LANES);                                          \
+					for (int i = 0; i < PAT_ROWS; i++) {                                         \
+						float v;                                                             \
+						memcpy(&v, &e[1 + i], sizeof v);                                     \
+						V w = SET1(v);                                                       \
+						for (int j = 0; j < PV; j++)                                         \
+							acc[i][j] = FMA(w, x[j], acc[i][j]);                         \
+					}                                                                            \
+				}                                                                                    \
+				for (int i = 0; i < PAT_ROWS; i++)                                                   \
+					for (int j = 0; j < PV; j++)                                                 \
+						total = ADD(total, acc[i][j]);                                       \
+			}                                                                                            \
+		}                                                                                                    \
+		t = now_s() - t;                                                                                     \
+		STORE(out, total);                                                                                   \
+		sink = out[0];                                                                                       \
+		return t;                                                                                            \
+	}                                                                                                            \
+	/* passes over DENSE_K steps: DR broadcast values of A and 2 vectors of B each, DR x 2 accumulators */     \
+	__attribute__((target(TARGET))) static double dense_##SUF(int64_t passes, const float *a, const float *b)    \
+	{                                                                                                            \
+		float out[LANES];                                                                                    \
+		V total = ZERO();                                                                                    \
+		double t = now_s();                                                                                  \
+		for (int64_t r = 0; r < passes; r++) {                                                               \
+			V acc[DR][2];                                                                                \
+			for (int i = 0; i < DR; i++)                                                                 \
+				acc[i][0] = acc[i][1] = ZERO();                                                      \
+			for (int k = 0; k < DENSE_K; k++) {                                                          \
+				V b0 = LOAD(b + 2 * LANES * k), b1 = LOAD(b + 2 * LANES * k + LANES);                \
+				for (int i = 0; i < DR; i++) {                                                       \
+					V w = SET1(a[DR * k + i]);                                                   \
+					acc[i][0] = FMA(w, b0, acc[i][0]), acc[i][1] = FMA(w, b1, acc[i][1]);        \
+				}                                                                                    \
+			}                                                                                            \
+			for (int i = 0; i < DR; i++)                                                                 \
+				total = ADD(total, ADD(acc[i][0], acc[i][1]));                                       \
+		}                                                                                                    \
+		t = now_s() - t;                                                                                     \
+		STORE(out, total);                                                                                   \
+		sink = out[0];                                                                                       \
+		return t;                                                                                            \
 	}
 
-WIDTH_KERNELS(avx512, "avx512f,fma", __m512, 16, _mm512_set1_ps, _mm512_setzero_ps, _mm512_load_ps, _mm512_fmadd_ps,
-	      _mm512_add_ps, _mm512_storeu_ps)
-WIDTH_KERNELS(avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_setzero_ps, _mm256_load_ps, _mm256_fmadd_ps,
+/* the pattern loop's vectors and the dense tile's rows as spmm.c and gemm.c plan them on 32 (16)
+ * vector registers */
+WIDTH_KERNELS(avx512, "avx512f,fma", __m512, 16, 4, 12, _mm512_set1_ps, _mm512_setzero_ps, _mm512_load_ps,
+	      _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
+WIDTH_KERNELS(avx2, "avx2,fma", __m256, 8, 2, 6, _mm256_set1_ps, _mm256_setzero_ps, _mm256_load_ps, _mm256_fmadd_ps,
 	      _mm256_add_ps, _mm256_storeu_ps)
 
 static int host_lanes(void)
@@ -141,12 +216,14 @@ static int host_lanes(void)
 static int host_lanes(void) { return 0; }
 #endif
 
-/* B of `bytes` (rows of ROW_VECS vectors) and the entries: every row's offsets random rows of B. */
-static int make_rows(size_t bytes, int lanes, float **b, int32_t **ent)
+/* B of `bytes` (rows of ROW_VECS vectors) and the entries, each an offset to a random row of B
+ * and `values` values. */
+static int make_rows(size_t bytes, int lanes, int values, float **b, int32_t **ent)
 {
 	size_t row_floats = (size_t)ROW_VECS * (size_t)lanes, nrows = bytes / (row_floats * sizeof(float));
+	int stride = 1 + values;
 	*b = aligned_alloc(64, nrows * row_floats * sizeof(float));
-	*ent = malloc(sizeof(int32_t) * 2 * ROW_NNZ * ROWS);
+	*ent = malloc(sizeof(int32_t) * (size_t)stride * ROW_NNZ * ROWS);
 	if (!*b || !*ent)
 		return -1;
 	for (size_t i = 0; i < nrows * row_floats; i++)
@@ -154,9 +231,10 @@ static int make_rows(size_t bytes, int lanes, float **b, int32_t **ent)
 	uint64_t state = 42;
 	for (int i = 0; i < ROW_NNZ * ROWS; i++) {
 		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-		(*ent)[2 * i] = (int32_t)((state >> 33) % nrows * row_floats);
+		(*ent)[stride * i] = (int32_t)((state >> 33) % nrows * row_floats);
 		float v = 0.5f;
-		memcpy(&(*ent)[2 * i + 1], &v, sizeof v);
+		for (int j = 1; j <= values; j++)
+			memcpy(&(*ent)[stride * i + j], &v, sizeof v);
 	}
 	return 0;
 }
@@ -177,33 +255,48 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int64_t fmas = (int64_t)millions * 1000000;
-	float *buf = aligned_alloc(64, 32 * 8 * 16 * sizeof(float)), *b_l1 = NULL, *b_l2 = NULL;
-	int32_t *e_l1 = NULL, *e_l2 = NULL;
-	if (!buf || make_rows(32 * 1024, lanes, &b_l1, &e_l1) || make_rows(256 * 1024, lanes, &b_l2, &e_l2)) {
+	int pv = lanes == 16 ? 4 : 2, dr = lanes == 16 ? 12 : 6; /* as WIDTH_KERNELS is instantiated */
+	float *buf = aligned_alloc(64, 32 * 8 * 16 * sizeof(float)), *b_l1 = NULL, *b_l2 = NULL, *b_pat = NULL;
+	float *pa = aligned_alloc(64, (size_t)DENSE_K * 12 * sizeof(float));
+	float *pb = aligned_alloc(64, (size_t)DENSE_K * 2 * 16 * sizeof(float));
+	int32_t *e_l1 = NULL, *e_l2 = NULL, *e_pat = NULL;
+	if (!buf || !pa || !pb || make_rows(32 * 1024, lanes, 1, &b_l1, &e_l1) ||
+	    make_rows(256 * 1024, lanes, 1, &b_l2, &e_l2) || make_rows(32 * 1024, lanes, PAT_ROWS, &b_pat, &e_pat)) {
 		fprintf(stderr, "bench_fma_load: error: out of memory\n");
 		return 1;
 	}
 	for (int i = 0; i < 32 * 8 * 16; i++)
 		buf[i] = (float)(i % 5) * 1e-3f;
-	/* vector multiply-adds per pass of the rows loop */
+	for (int i = 0; i < DENSE_K * 12; i++)
+		pa[i] = (float)(i % 3) * 1e-3f;
+	for (int i = 0; i < DENSE_K * 2 * 16; i++)
+		pb[i] = (float)(i % 7) * 1e-3f;
+	/* vector multiply-adds per pass of each loop */
 	int64_t per_pass = (int64_t)ROWS * ROW_NNZ * ROW_VECS, passes = fmas / per_pass > 0 ? fmas / per_pass : 1;
-	double best[4] = {1e30, 1e30, 1e30, 1e30};
+	int64_t pat_per_pass = (int64_t)ROWS * ROW_NNZ * PAT_ROWS * pv;
+	int64_t pat_passes = fmas / pat_per_pass > 0 ? fmas / pat_per_pass : 1;
+	int64_t dense_per_pass = (int64_t)DENSE_K * dr * 2, dense_passes = fmas / dense_per_pass > 0 ? fmas / dense_per_pass : 1;
+	double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
 	for (int k = 0; k < BATCHES; k++) {
-		double t[4] = {0};
+		double t[6] = {0};
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 		if (lanes == 16) {
 			t[0] = fma_regs_avx512(fmas / CHAINS_REG, (float)argc);
 			t[1] = fma_load_avx512(fmas / 8, buf);
 			t[2] = rows_avx512(passes, b_l1, e_l1);
 			t[3] = rows_avx512(passes, b_l2, e_l2);
+			t[4] = pattern4_avx512(pat_passes, b_pat, e_pat);
+			t[5] = dense_avx512(dense_passes, pa, pb);
 		} else {
 			t[0] = fma_regs_avx2(fmas / CHAINS_REG, (float)argc);
 			t[1] = fma_load_avx2(fmas / 8, buf);
 			t[2] = rows_avx2(passes, b_l1, e_l1);
 			t[3] = rows_avx2(passes, b_l2, e_l2);
+			t[4] = pattern4_avx2(pat_passes, b_pat, e_pat);
+			t[5] = dense_avx2(dense_passes, pa, pb);
 		}
 #endif
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 6; i++)
 			if (t[i] < best[i])
 				best[i] = t[i];
 	}
@@ -211,16 +304,26 @@ int main(int argc, char **argv)
 	double load_g = (double)(fmas / 8 * 8) / best[1] * 1e-9;
 	double rows_l1 = (double)(passes * per_pass) * lanes / best[2] * 1e-9;
 	double rows_l2 = (double)(passes * per_pass) * lanes / best[3] * 1e-9;
+	double pat_l1 = (double)(pat_passes * pat_per_pass) * lanes / best[4] * 1e-9;
+	double dense = (double)(dense_passes * dense_per_pass) * lanes / best[5] * 1e-9;
 	printf("vector multiply-adds on registers:            %6.2f G/s (%d lanes)\n", fma_g, lanes);
 	printf("vector multiply-adds each loading a vector:   %6.2f G/s (%.2f of the above)\n", load_g, load_g / fma_g);
 	printf("sparse-rows loop, B in L1 (32 KB):            %6.1f GMAC/s\n", rows_l1);
 	printf("sparse-rows loop, B in L2 (256 KB):           %6.1f GMAC/s\n", rows_l2);
-	printf("{\"lanes\": %d, \"fma_g\": %.3f, \"fma_load_g\": %.3f, \"rows_l1_gmacs\": %.2f, \"rows_l2_gmacs\": %.2f}\n", lanes,
-	       fma_g, load_g, rows_l1, rows_l2);
+	printf("four-row pattern loop, B in L1 (32 KB):       %6.1f GMAC/s (%d vectors)\n", pat_l1, pv);
+	printf("dense register tile, panels in L1:            %6.1f GMAC/s (%d x 2 vectors; pattern / dense %.2f)\n", dense,
+	       dr, pat_l1 / dense);
+	printf("{\"lanes\": %d, \"fma_g\": %.3f, \"fma_load_g\": %.3f, \"rows_l1_gmacs\": %.2f, \"rows_l2_gmacs\": %.2f, "
+	       "\"pattern4_l1_gmacs\": %.2f, \"dense_tile_gmacs\": %.2f}\n",
+	       lanes, fma_g, load_g, rows_l1, rows_l2, pat_l1, dense);
 	free(buf);
+	free(pa);
+	free(pb);
 	free(b_l1);
 	free(b_l2);
+	free(b_pat);
 	free(e_l1);
 	free(e_l2);
+	free(e_pat);
 	return 0;
 }
