@@ -517,6 +517,8 @@ static bool tiles_balanced(int64_t ns, int64_t nt)
  * channel, and so does any other reader as far as this knows. */
 static bool readers_take_pixels(const Graph *g, const Value *v)
 {
+	if (v == NULL) /* an omitted optional input is NULL too */
+		return false;
 	int readers = 0;
 	for (int i = 0; i < g->n_nodes; i++) {
 		const Node *n = g->nodes[i];
