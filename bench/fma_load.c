@@ -59,7 +59,15 @@ static volatile float sink;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-/* The four figures for one vector width; V the vector type, the rest its intrinsics. Every
+/* Stores v where the compiler must assume it is read, so that no loop is optimised away. */
+#define KEEP(STORE, LANES, v)                                                                                       \
+	do {                                                                                                         \
+		float kept_[LANES];                                                                                  \
+		STORE(kept_, v);                                                                                     \
+		sink = kept_[0];                                                                                     \
+	} while (0)
+
+/* The kernels of one vector width; V the vector type, the rest its intrinsics. Every
  * function takes the number of loop iterations and returns seconds. */
 #define WIDTH_KERNELS(SUF, TARGET, V, LANES, PV, DR, SET1, ZERO, LOAD, FMA, ADD, STORE)                             \
 	__attribute__((target(TARGET))) static double fma_regs_##SUF(int64_t iters, float seed)                      \
@@ -77,9 +85,7 @@ static volatile float sink;
 		t = now_s() - t;                                                                                     \
 		V s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                              \
 		s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                                         \
-		float out[LANES];                                                                                    \
-		STORE(out, s);                                                                                       \
-		sink = out[0];                                                                                       \
+		KEEP(STORE, LANES, s);                                                                               \
 		return t;                                                                                            \
 	}                                                                                                            \
 	/* 8 chains, each multiply-add's second operand loaded from a 16 KB buffer */                              \
@@ -96,16 +102,13 @@ static volatile float sink;
 		}                                                                                                    \
 		t = now_s() - t;                                                                                     \
 		V s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                              \
-		float out[LANES];                                                                                    \
-		STORE(out, s);                                                                                       \
-		sink = out[0];                                                                                       \
+		KEEP(STORE, LANES, s);                                                                               \
 		return t;                                                                                            \
 	}                                                                                                            \
 	/* passes over ROWS rows of ROW_NNZ entries (offset, value); two accumulator sets of ROW_VECS, as         \
 	 * spmm.c's sets */                                                                                        \
 	__attribute__((target(TARGET))) static double rows_##SUF(int64_t passes, const float *b, const int32_t *ent)  \
 	{                                                                                                            \
-		float out[LANES];                                                                                    \
 		V total = ZERO();                                                                                    \
 		double t = now_s();                                                                                  \
 		for (int64_t r = 0; r < passes; r++) {                                                               \
@@ -129,15 +132,13 @@ static volatile float sink;
 			}                                                                                            \
 		}                                                                                                    \
 		t = now_s() - t;                                                                                     \
-		STORE(out, total);                                                                                   \
-		sink = out[0];                                                                                       \
+		KEEP(STORE, LANES, total);                                                                           \
 		return t;                                                                                            \
 	}                                                                                                            \
 	/* passes over ROWS groups of ROW_NNZ entries (offset, PAT_ROWS values), each feeding every row */          \
 	__attribute__((target(TARGET))) static double pattern4_##SUF(int64_t passes, const float *b,                 \
 								     const int32_t *ent)                             \
 	{                                                                                                            \
-		float out[LANES];                                                                                    \
 		V total = ZERO();                                                                                    \
 		double t = now_s();                                                                                  \
 		for (int64_t r = 0; r < passes; r++) {                                                               \
@@ -166,14 +167,12 @@ static volatile float sink;
 			}                                                                                            \
 		}                                                                                                    \
 		t = now_s() - t;                                                                                     \
-		STORE(out, total);                                                                                   \
-		sink = out[0];                                                                                       \
+		KEEP(STORE, LANES, total);                                                                           \
 		return t;                                                                                            \
 	}                                                                                                            \
 	/* passes over DENSE_K steps: DR broadcast values of A and 2 vectors of B each, DR x 2 accumulators */     \
 	__attribute__((target(TARGET))) static double dense_##SUF(int64_t passes, const float *a, const float *b)    \
 	{                                                                                                            \
-		float out[LANES];                                                                                    \
 		V total = ZERO();                                                                                    \
 		double t = now_s();                                                                                  \
 		for (int64_t r = 0; r < passes; r++) {                                                               \
@@ -191,8 +190,7 @@ static volatile float sink;
 				total = ADD(total, ADD(acc[i][0], acc[i][1]));                                       \
 		}                                                                                                    \
 		t = now_s() - t;                                                                                     \
-		STORE(out, total);                                                                                   \
-		sink = out[0];                                                                                       \
+		KEEP(STORE, LANES, total);                                                                           \
 		return t;                                                                                            \
 	}
 

@@ -141,14 +141,14 @@
  * product's micro-tiles: two threads take half the tiles each (all row groups) instead of half
  * the row groups of every tile. A thread then reads half of B, which the layer before wrote
  * with half of it in the other core's cache, where splitting the row groups makes each thread
- * read all of it. For products that reduce (k >= m), and for expansions whose output only
- * convolutions of one group read (readers_take_pixels: ResNet's 1x1 layers that end a block,
- * read by the next block's first 1x1 layer, which splits by pixels, and by its last as the
- * residual). An expansion read by a depthwise convolution, which works channel by channel, keeps
- * writing ranges of channels (made pixel halves, MobileNetV2's 28x28 expansions ran 6-8%
- * slower, its whole network about 5%). Not for 196
- * columns either (128 + 68: one thread would do twice the other's work). MobileNetV2 80%, 2
- * threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
+ * read all of it. Only where no reader of the output works channel by channel
+ * (readers_take_pixels): a product read by a depthwise convolution (MobileNetV2's expansions)
+ * keeps writing ranges of channels (made pixel halves, its 28x28 expansions ran 6-8% slower, the
+ * whole network about 5%). The rule used to be "products that reduce (k >= m)", a stand-in for
+ * that; the readers decide as it did on ResNet-50 and MobileNetV2 (seven sparsities, the same
+ * objects) but for ResNet's 1x1 layers that end a block, read by the next block's 1x1 layers.
+ * Not for 196 columns either (128 + 68: one thread would do twice the other's work). MobileNetV2
+ * 80%, 2 threads, by hand: its 28x28 projections (144/192 -> 32 channels, 3 tiles made 4) 0.015 ->
  * 0.012 and 0.020 -> 0.015 ms. ResNet-50's such products are its 28x28 expansions (128 -> 512, two
  * tiles); bench/ab_builds.py, 2 threads, in the network: those -7 to -25%, the next block's first
  * layer -5 to -9%, the whole network 0.97 at 90% and 95%, 0.99 at 2:4 (docs/sweep-intel). */
@@ -510,16 +510,16 @@ static bool tiles_balanced(int64_t ns, int64_t nt)
 	return nt <= ns && (double)(ceil_div(ns, nt) * nt - ns) <= SP_TILE_SPREAD * (double)ns;
 }
 
-/* May an expansion writing v split its pixels between the threads (SP_TILE_SPREAD)? Yes when
- * only convolutions of one group read v: a 1x1 one splits pixels itself (its tiles), any of them
- * reads every channel of the pixels it works on, and a residual added in its epilogue is read
- * where the output is written. Not when a depthwise convolution reads v: it works channel by
- * channel, and so does any other reader as far as this knows. */
+/* May the product writing v split its pixels between the threads (SP_TILE_SPREAD)? Yes unless a
+ * reader of v works channel by channel: convolutions of one group read every channel of the
+ * pixels they work on (a 1x1 one splits pixels itself, its tiles), and a residual added in their
+ * epilogue is read where the output is written; a depthwise convolution works channel by
+ * channel, and so does any other reader as far as this knows. A graph output alone has no
+ * preference. */
 static bool readers_take_pixels(const Graph *g, const Value *v)
 {
 	if (v == NULL) /* an omitted optional input is NULL too */
 		return false;
-	int readers = 0;
 	for (int i = 0; i < g->n_nodes; i++) {
 		const Node *n = g->nodes[i];
 		bool reads = false;
@@ -532,9 +532,8 @@ static bool readers_take_pixels(const Graph *g, const Value *v)
 							: 0;
 		if (group != 1)
 			return false;
-		readers++;
 	}
-	return readers > 0;
+	return true;
 }
 
 static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, int vlen, bool padded,
@@ -586,9 +585,9 @@ static int plan(SpPlan *p, const GemmSpec *s, const SpRows *a, int r, bool pat, 
 		if (per < 1)
 			per = 1;
 		p->ntiles = ceil_div(ns, per);
-		/* few tiles of a reducing product: an even number of them where they stay balanced
-		 * (split_tiles below) */
-		bool splittable = (s->k >= s->m || readers_by_pixels) && p->batch == 1;
+		/* few tiles whose readers take pixels: an even number of them where they stay
+		 * balanced (split_tiles below) */
+		bool splittable = readers_by_pixels && p->batch == 1;
 		if (splittable && p->ntiles > 1 && p->ntiles < 4 && p->ntiles % 2 == 1 && tiles_balanced(ns, p->ntiles + 1))
 			p->ntiles++;
 		p->tw = ceil_div(ns, p->ntiles) * p->nr;
