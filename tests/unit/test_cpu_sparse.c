@@ -471,8 +471,6 @@ START_TEST(test_patterns_strided_small_map)
 }
 END_TEST
 
-/* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
- * constants a 20x reduction of the multiply-adds must pay on a large layer) */
 /* The case's 1x1 convolution made y = conv(x) + r with r = Relu(r0) (a value the workspace holds,
  * dying at the convolution; r is also the convolution's input when residual_is_input) and Relu(y)
  * the graph's output, so that y is planned too. */
@@ -572,6 +570,8 @@ START_TEST(test_expansion_then_reader)
 }
 END_TEST
 
+/* auto: a dense weight stays on the dense kernel, a 95% pruned one goes sparse (with any cost
+ * constants a 20x reduction of the multiply-adds must pay on a large layer) */
 START_TEST(test_auto_choice)
 {
 	static const Case big = {.name = "auto", .nsp = 2, .n = 1, .c = 128, .m = 128, .group = 1, .in = {28, 28}, K3,
